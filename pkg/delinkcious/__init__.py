@@ -1,0 +1,1 @@
+"""Delinkcious shared library: object model, errors, settings, database, auth, clients."""

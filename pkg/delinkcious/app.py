@@ -1,0 +1,171 @@
+"""One way to build a service's FastAPI app: errors in api.md's shape, a request
+size limit, request metrics and logs, and the operations endpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from delinkcious.callers import CallerAuthenticator
+from delinkcious.errors import STATUS_CODES, DelinkciousError, PayloadTooLarge, RateLimited
+from delinkcious.observability import ReadinessCheck, RequestMetricsMiddleware, ops_router
+from delinkcious.settings import ServiceSettings
+
+log = logging.getLogger("delinkcious.app")
+
+MAX_BODY_BYTES = 1024 * 1024
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def error_response(exc: DelinkciousError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc)
+        if err.get("type") == "json_invalid":
+            return "request body is not valid JSON"
+        if err.get("type") == "model_attributes_type" and not where:
+            return "request body must be a JSON object (Content-Type: application/json)"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DelinkciousError)
+    async def _domain(_: Request, exc: DelinkciousError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("request failed", extra={"code": exc.code, "reason": exc.message})
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        body = {"error": {"code": "invalid_argument", "message": _describe_validation(exc)}}
+        return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "invalid_argument")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return JSONResponse(
+            {"error": {"code": code, "message": message}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413, whether or not Content-Length is honest."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await error_response(too_large)(scope, receive, send)
+                return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await error_response(too_large)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    title: str,
+    settings: ServiceSettings,
+    lifespan: Lifespan,
+    routers: list[APIRouter],
+    readiness: Callable[[FastAPI], dict[str, ReadinessCheck]],
+    description: str = "",
+) -> FastAPI:
+    """`readiness` is called once the lifespan has opened the connections it checks."""
+
+    async def _app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            app.state.readiness_checks.update(readiness(app))
+            yield
+
+    from contextlib import asynccontextmanager
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=asynccontextmanager(_app_lifespan),
+        responses={
+            400: {"description": "Invalid argument", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+            401: {"description": "Unknown or missing caller", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+        },
+    )
+    app.state.settings = settings
+    app.state.caller_auth = CallerAuthenticator(settings.caller_tokens)
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.include_router(ops_router(app.state.readiness_checks))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
+    return app

@@ -1,0 +1,1 @@
+"""Typed async clients for each service's internal API."""

@@ -1,0 +1,158 @@
+"""SQLAlchemy 2 helpers shared by the SQL stores: engines for Postgres and SQLite,
+a UTC datetime column type, a regex operator both databases agree on, and
+migrations applied at start."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import re2
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DataError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from delinkcious.errors import InvalidArgument
+from delinkcious.timeutil import as_utc
+
+# Bounds any one statement, so a costly regex cannot hold a connection for long.
+STATEMENT_TIMEOUT_MS = 5000
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores UTC; SQLite keeps no zone, so values come back naive and are re-marked UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def normalize_database_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str) -> Any:
+    options = re2.Options()
+    options.case_sensitive = False
+    return re2.compile(pattern, options)
+
+
+def check_regex(pattern: str, field: str) -> None:
+    """Patterns run on RE2 (SQLite) or Postgres; both are linear-time engines with a
+    common syntax. A pattern RE2 rejects is a 400 before any database sees it."""
+    try:
+        _compile(pattern)
+    except re2.error as exc:
+        raise InvalidArgument(f"{field} is not a valid regular expression: {exc}") from None
+
+
+def _sqlite_regexp(pattern: str, value: str | None) -> bool:
+    return value is not None and _compile(pattern).search(value) is not None
+
+
+def regex_match(column: Any, pattern: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive 'matches anywhere'; compiled per dialect below."""
+    return _RegexMatch(column, sa.literal(pattern))
+
+
+class _RegexMatch(sa.sql.expression.FunctionElement[bool]):
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "dlk_regexp"
+
+    def __init__(self, column: Any, pattern: Any) -> None:
+        super().__init__(column, pattern)
+
+
+@compiles(_RegexMatch, "postgresql")
+def _regex_pg(element: _RegexMatch, compiler: Any, **kw: Any) -> str:
+    column, pattern = list(element.clauses)
+    return f"({compiler.process(column, **kw)} ~* {compiler.process(pattern, **kw)})"
+
+
+@compiles(_RegexMatch, "sqlite")
+def _regex_sqlite(element: _RegexMatch, compiler: Any, **kw: Any) -> str:
+    column, pattern = list(element.clauses)
+    return f"dlk_regexp({compiler.process(pattern, **kw)}, {compiler.process(column, **kw)})"
+
+
+def is_bad_regex_error(exc: Exception) -> bool:
+    """Postgres rejects a few patterns RE2 accepts (its syntax differs at the edges)."""
+    return isinstance(exc, DataError | ProgrammingError) and "regular expression" in str(exc)
+
+
+def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+    url = normalize_database_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=sa.pool.NullPool
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            dbapi_conn.create_function("dlk_regexp", 2, _sqlite_regexp, deterministic=True)
+            # Autocommit at the driver level lets "BEGIN IMMEDIATE" below take the
+            # write lock up front, so concurrent writers queue instead of deadlocking.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "connect_timeout": 5},
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    with factory() as session, session.begin():
+        yield session
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+def sqlite_path(url: str) -> Path | None:
+    url = normalize_database_url(url)
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///"))

@@ -1,0 +1,241 @@
+"""The object model shared by every service, shaped as api.md describes it.
+
+Validation lives here once, so the gateway and the services reject the same input
+with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+
+from delinkcious.timeutil import as_utc, rfc3339
+
+MAX_URL_LENGTH = 2048
+MAX_TITLE_LENGTH = 500
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_TAG_LENGTH = 64
+MAX_TAGS = 50
+MAX_REGEX_LENGTH = 256
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}$")
+_TAG_FORBIDDEN = re.compile(r"[\s,]")
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(as_utc),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+]
+
+
+def check_username(value: str) -> str:
+    if not USERNAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            "a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'"
+        )
+    return value
+
+
+def normalize_username(value: str) -> str:
+    """Usernames from identity providers arrive in any case; ours are lowercase."""
+    return check_username(value.strip().lower())
+
+
+def check_url(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("url must not be empty")
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"url is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"url is malformed: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("url must be an absolute http or https URL")
+    if not host:
+        raise ValueError("url must have a host")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("url must not contain whitespace")
+    return value
+
+
+def normalize_tag(value: str) -> str:
+    tag = value.strip().lower()
+    if not tag:
+        raise ValueError("a tag must not be empty")
+    if len(tag) > MAX_TAG_LENGTH:
+        raise ValueError(f"a tag is at most {MAX_TAG_LENGTH} characters")
+    if _TAG_FORBIDDEN.search(tag):
+        raise ValueError("a tag must not contain whitespace or commas")
+    return tag
+
+
+def normalize_tags(values: list[str]) -> list[str]:
+    tags = sorted({normalize_tag(v) for v in values})
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"a link has at most {MAX_TAGS} tags")
+    return tags
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+Username = Annotated[str, AfterValidator(check_username)]
+Url = Annotated[str, AfterValidator(check_url)]
+Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
+Tags = Annotated[list[str], AfterValidator(normalize_tags)]
+Regex = Annotated[str, Field(max_length=MAX_REGEX_LENGTH)]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are a client mistake worth a clear 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LinkStatus(StrEnum):
+    PENDING = "pending"
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+class EventType(StrEnum):
+    LINK_ADDED = "link_added"
+    LINK_UPDATED = "link_updated"
+    LINK_DELETED = "link_deleted"
+
+
+# ---------------------------------------------------------------- links
+
+
+class Link(BaseModel):
+    url: str
+    title: str
+    description: str
+    tags: list[str]
+    status: LinkStatus
+    created_at: Timestamp
+    updated_at: Timestamp
+    checked_at: Timestamp | None = None
+
+
+class NewLink(Strict):
+    url: Url
+    title: Title = ""
+    description: Description = ""
+    tags: Tags = Field(default_factory=list)
+
+
+class LinkUpdate(Strict):
+    url: Url
+    title: Title | None = None
+    description: Description | None = None
+    add_tags: Tags = Field(default_factory=list)
+    remove_tags: Tags = Field(default_factory=list)
+
+
+class LinkFilter(Strict):
+    url_regex: Regex | None = None
+    title_regex: Regex | None = None
+    description_regex: Regex | None = None
+    tags: Tags = Field(default_factory=list)
+
+
+class LinkPage(BaseModel):
+    links: list[Link]
+    next_page_token: str = ""
+
+
+class LinkCheckResult(Strict):
+    """What the link checker found; applied by link-manager to the link it was made for."""
+
+    link_id: int
+    username: Username
+    url: str
+    status: LinkStatus
+    title: str | None = None
+    checked_at: Timestamp
+
+
+class LinkEvent(BaseModel):
+    """One create/update/delete of a link, as written to the outbox and sent on the bus."""
+
+    event_id: str
+    event_type: EventType
+    link_id: int
+    username: str
+    url: str
+    title: str
+    timestamp: Timestamp
+
+
+# ---------------------------------------------------------------- users
+
+
+class User(BaseModel):
+    username: str
+    name: str | None = None
+    email: str | None = None
+    created_at: Timestamp
+
+
+class Identity(Strict):
+    """A login as an identity provider reported it: who (provider, subject) and their profile."""
+
+    provider: Annotated[str, Field(min_length=1, max_length=64)]
+    subject: Annotated[str, Field(min_length=1, max_length=255)]
+    username: Annotated[str, AfterValidator(normalize_username)]
+    name: Annotated[str | None, Field(max_length=255)] = None
+    email: Annotated[str | None, Field(max_length=320)] = None
+
+
+class IssuedToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class TokenOwner(BaseModel):
+    username: str
+    expires_at: Timestamp
+
+
+# ---------------------------------------------------------------- social graph
+
+
+class Follow(Strict):
+    follower: Username
+    followed: Username
+
+
+class Following(BaseModel):
+    following: list[str]
+
+
+class Followers(BaseModel):
+    followers: list[str]
+
+
+class FollowersPage(BaseModel):
+    followers: list[str]
+    next_page_token: str = ""

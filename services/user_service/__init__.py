@@ -1,0 +1,1 @@
+"""user-manager: users keyed by identity, unique usernames, access tokens."""

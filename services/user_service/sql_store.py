@@ -1,0 +1,128 @@
+"""user-manager's SQL store (Postgres in production, SQLite locally)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from delinkcious.db import UTCDateTime, transaction
+from delinkcious.errors import AlreadyExists
+from delinkcious.models import Identity, User
+from user_service.store import StoredToken
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(39), nullable=False, unique=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("provider", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+)
+
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    # SHA-256 of the token: a leaked table does not leak usable tokens.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+
+def _user(row: sa.Row[tuple[str, str | None, str | None, datetime]]) -> User:
+    return User(username=row[0], name=row[1], email=row[2], created_at=row[3])
+
+
+_USER_COLUMNS = (users.c.username, users.c.name, users.c.email, users.c.created_at)
+
+
+class SqlUserStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def login(self, identity: Identity, now: datetime) -> User:
+        try:
+            return self._login(identity, now)
+        except IntegrityError:
+            # Two first logins raced: either the same identity (retry finds it) or the
+            # username went to another identity (retry raises AlreadyExists).
+            return self._login(identity, now)
+
+    def _login(self, identity: Identity, now: datetime) -> User:
+        with transaction(self._sessions) as s:
+            user_id = s.execute(
+                sa.select(identities.c.user_id).where(
+                    identities.c.provider == identity.provider, identities.c.subject == identity.subject
+                )
+            ).scalar_one_or_none()
+            if user_id is None:
+                taken = s.execute(
+                    sa.select(users.c.id).where(users.c.username == identity.username)
+                ).scalar_one_or_none()
+                if taken is not None:
+                    raise AlreadyExists(f"username {identity.username} is taken")
+                user_id = s.execute(
+                    sa.insert(users)
+                    .values(username=identity.username, name=identity.name, email=identity.email, created_at=now)
+                    .returning(users.c.id)
+                ).scalar_one()
+                s.execute(
+                    sa.insert(identities).values(
+                        provider=identity.provider, subject=identity.subject, user_id=user_id
+                    )
+                )
+            else:
+                s.execute(
+                    sa.update(users).where(users.c.id == user_id).values(name=identity.name, email=identity.email)
+                )
+            row = s.execute(sa.select(*_USER_COLUMNS).where(users.c.id == user_id)).one()
+            return _user(row)
+
+    def get_user(self, username: str) -> User | None:
+        with self._sessions() as s:
+            row = s.execute(sa.select(*_USER_COLUMNS).where(users.c.username == username)).one_or_none()
+            return None if row is None else _user(row)
+
+    def add_token(self, token_hash: str, username: str, created_at: datetime, expires_at: datetime) -> None:
+        with transaction(self._sessions) as s:
+            user_id = sa.select(users.c.id).where(users.c.username == username).scalar_subquery()
+            s.execute(
+                sa.insert(access_tokens).values(
+                    token_hash=token_hash, user_id=user_id, created_at=created_at, expires_at=expires_at
+                )
+            )
+
+    def get_token(self, token_hash: str) -> StoredToken | None:
+        with self._sessions() as s:
+            row = s.execute(
+                sa.select(users.c.username, access_tokens.c.expires_at, access_tokens.c.revoked_at)
+                .join(users, users.c.id == access_tokens.c.user_id)
+                .where(access_tokens.c.token_hash == token_hash)
+            ).one_or_none()
+            if row is None:
+                return None
+            return StoredToken(row[0], row[1], revoked=row[2] is not None)
+
+    def revoke_token(self, token_hash: str, now: datetime) -> None:
+        with transaction(self._sessions) as s:
+            s.execute(
+                sa.update(access_tokens)
+                .where(access_tokens.c.token_hash == token_hash, access_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
