@@ -155,8 +155,14 @@ def create_service_app(
         version="1.0.0",
         lifespan=asynccontextmanager(_app_lifespan),
         responses={
-            400: {"description": "Invalid argument", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-            401: {"description": "Unknown or missing caller", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+            400: {
+                "description": "Invalid argument",
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            },
+            401: {
+                "description": "Unknown or missing caller",
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            },
         },
     )
     app.state.settings = settings

@@ -14,10 +14,10 @@ from typing import Any
 
 import re2
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DataError, ProgrammingError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from delinkcious.errors import InvalidArgument
@@ -67,7 +67,8 @@ def check_regex(pattern: str, field: str) -> None:
         raise InvalidArgument(f"{field} is not a valid regular expression: {exc}") from None
 
 
-def _sqlite_regexp(pattern: str, value: str | None) -> bool:
+def regex_search(pattern: str, value: str | None) -> bool:
+    """Case-insensitive RE2 search: SQLite's dlk_regexp() and the in-memory stores."""
     return value is not None and _compile(pattern).search(value) is not None
 
 
@@ -111,7 +112,7 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            dbapi_conn.create_function("dlk_regexp", 2, _sqlite_regexp, deterministic=True)
+            dbapi_conn.create_function("dlk_regexp", 2, regex_search, deterministic=True)
             # Autocommit at the driver level lets "BEGIN IMMEDIATE" below take the
             # write lock up front, so concurrent writers queue instead of deadlocking.
             dbapi_conn.isolation_level = None

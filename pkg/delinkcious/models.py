@@ -44,9 +44,7 @@ Timestamp = Annotated[
 
 def check_username(value: str) -> str:
     if not USERNAME_PATTERN.fullmatch(value):
-        raise ValueError(
-            "a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'"
-        )
+        raise ValueError("a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'")
     return value
 
 

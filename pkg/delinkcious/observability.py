@@ -91,8 +91,14 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
                 failed[name] = f"{type(exc).__name__}: {exc}"[:300]
         if failed:
             return JSONResponse(
-                {"status": "unavailable", "failed": failed,
-                 "error": {"code": "unavailable", "message": "dependencies not ready: " + ", ".join(failed)}},
+                {
+                    "status": "unavailable",
+                    "failed": failed,
+                    "error": {
+                        "code": "unavailable",
+                        "message": "dependencies not ready: " + ", ".join(failed),
+                    },
+                },
                 status_code=503,
             )
         return JSONResponse({"status": "ok", "checked": sorted(checks)})

@@ -7,10 +7,11 @@ and names every bad variable instead.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import ClassVar, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,17 @@ class ServiceSettings(BaseSettings):
     # This service's own secret, presented on its calls to other services.
     caller_token: SecretStr | None = Field(None, validation_alias="CALLER_TOKEN")
     shutdown_grace_seconds: float = Field(10.0, gt=0, validation_alias="SHUTDOWN_GRACE_SECONDS")
+
+    @field_validator("caller_tokens", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        # The environment source decodes JSON itself; values passed in code arrive raw.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON object of caller name to token") from None
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_callers(self) -> Self:

@@ -1,0 +1,39 @@
+"""Client of link-manager's internal API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from delinkcious.clients.base import ServiceClient
+from delinkcious.models import Link, LinkCheckResult, LinkFilter, LinkPage, LinkUpdate, NewLink
+
+
+class LinkClient(ServiceClient):
+    service = "link-manager"
+
+    async def list_links(
+        self, username: str, filters: LinkFilter | None = None, page_size: int = 20, start_token: str = ""
+    ) -> LinkPage:
+        filters = filters or LinkFilter()
+        params: dict[str, Any] = {"page_size": page_size, "tag": filters.tags}
+        for name in ("url_regex", "title_regex", "description_regex"):
+            if getattr(filters, name) is not None:
+                params[name] = getattr(filters, name)
+        if start_token:
+            params["start_token"] = start_token
+        return await self.get_model(LinkPage, f"/users/{username}/links", params=params)
+
+    async def add_link(self, username: str, link: NewLink) -> Link:
+        return await self.send_model("POST", Link, f"/users/{username}/links", json=link.model_dump())
+
+    async def update_link(self, username: str, update: LinkUpdate) -> Link:
+        return await self.send_model(
+            "PUT", Link, f"/users/{username}/links", json=update.model_dump(exclude_none=True)
+        )
+
+    async def delete_link(self, username: str, url: str) -> None:
+        await self.request("DELETE", f"/users/{username}/links", params={"url": url})
+
+    async def apply_check(self, result: LinkCheckResult) -> bool:
+        response = await self.request("POST", "/link-checks", json=result.model_dump(mode="json"))
+        return bool(response.json()["applied"])

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from delinkcious.settings import ServiceSettings
+
+
+class LinkSettings(ServiceSettings):
+    service_name: ClassVar[str] = "link-manager"
+    default_port: ClassVar[int] = 8080
+    accepted_callers: ClassVar[tuple[str, ...]] = ("api-gateway", "link-checker")
+
+    database_url: str = Field(validation_alias="LINK_MANAGER_DATABASE_URL", min_length=1)
+    # Signs page tokens; every replica must share it or tokens break across replicas.
+    page_token_key: SecretStr = Field(validation_alias="PAGE_TOKEN_KEY", min_length=16)
+    max_links_per_user: int = Field(10_000, ge=1, validation_alias="MAX_LINKS_PER_USER")

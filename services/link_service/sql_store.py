@@ -1,0 +1,246 @@
+"""link-manager's SQL store (Postgres in production, SQLite locally)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from delinkcious.db import is_bad_regex_error, regex_match, transaction
+from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
+from delinkcious.models import EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+from link_service.store import LinkChange, LinkQuery, StoredLink, new_event
+from link_service.tables import link_quota, link_tags, links, outbox
+
+_LINK_COLUMNS = (
+    links.c.id,
+    links.c.owner,
+    links.c.url,
+    links.c.title,
+    links.c.description,
+    links.c.tags,
+    links.c.status,
+    links.c.created_at,
+    links.c.updated_at,
+    links.c.checked_at,
+)
+
+
+def _stored(row: Any) -> StoredLink:
+    return StoredLink(
+        id=row.id,
+        owner=row.owner,
+        link=Link(
+            url=row.url,
+            title=row.title,
+            description=row.description,
+            tags=json.loads(row.tags),
+            status=LinkStatus(row.status),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            checked_at=row.checked_at,
+        ),
+    )
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+class SqlLinkStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, owner: str, link: Link, max_links: int) -> StoredLink:
+        try:
+            with transaction(self._sessions) as s:
+                if self._find(s, owner, link.url, lock=False) is not None:
+                    raise AlreadyExists(f"a link with url {link.url} already exists")
+                s.execute(_insert(s, link_quota).values(owner=owner, link_count=0).on_conflict_do_nothing())
+                # Atomic check-and-increment: concurrent adds queue on this row's lock,
+                # and each re-reads the count the previous one committed.
+                taken = _rowcount(
+                    s.execute(
+                        sa.update(link_quota)
+                        .where(link_quota.c.owner == owner, link_quota.c.link_count < max_links)
+                        .values(link_count=link_quota.c.link_count + 1)
+                    )
+                )
+                if taken == 0:
+                    raise LimitExceeded(f"a user has at most {max_links} links")
+                link_id = s.execute(
+                    sa.insert(links)
+                    .values(
+                        owner=owner,
+                        url=link.url,
+                        title=link.title,
+                        description=link.description,
+                        tags=json.dumps(link.tags),
+                        status=link.status.value,
+                        created_at=link.created_at,
+                        updated_at=link.updated_at,
+                        checked_at=link.checked_at,
+                    )
+                    .returning(links.c.id)
+                ).scalar_one()
+                self._write_tags(s, link_id, link.tags)
+                stored = StoredLink(link_id, owner, link)
+                self._record(s, new_event(EventType.LINK_ADDED, stored, link.created_at))
+                return stored
+        except IntegrityError:
+            # Lost a race with an add of the same URL; the whole transaction rolled back.
+            raise AlreadyExists(f"a link with url {link.url} already exists") from None
+
+    def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
+        with transaction(self._sessions) as s:
+            current = self._find(s, owner, url, lock=True)
+            if current is None:
+                raise NotFound(f"no link with url {url}")
+            values: dict[str, Any] = {"updated_at": now}
+            if change.title is not None:
+                values["title"] = change.title
+            if change.description is not None:
+                values["description"] = change.description
+            tags = change.new_tags(current.link.tags)
+            if tags is not None:
+                values["tags"] = json.dumps(tags)
+                s.execute(sa.delete(link_tags).where(link_tags.c.link_id == current.id))
+                self._write_tags(s, current.id, tags)
+            s.execute(sa.update(links).where(links.c.id == current.id).values(**values))
+            stored = self._find(s, owner, url, lock=False)
+            assert stored is not None
+            self._record(s, new_event(EventType.LINK_UPDATED, stored, now))
+            return stored
+
+    def delete(self, owner: str, url: str, now: datetime) -> None:
+        with transaction(self._sessions) as s:
+            current = self._find(s, owner, url, lock=True)
+            if current is None:
+                raise NotFound(f"no link with url {url}")
+            s.execute(sa.delete(link_tags).where(link_tags.c.link_id == current.id))
+            s.execute(sa.delete(links).where(links.c.id == current.id))
+            s.execute(
+                sa.update(link_quota)
+                .where(link_quota.c.owner == owner)
+                .values(link_count=link_quota.c.link_count - 1)
+            )
+            self._record(s, new_event(EventType.LINK_DELETED, current, now))
+
+    def apply_check(self, result: LinkCheckResult) -> bool:
+        title = (result.title or "").strip()[:500]
+        with transaction(self._sessions) as s:
+            applied = _rowcount(
+                s.execute(
+                    sa.update(links)
+                    .where(
+                        # The id pins the incarnation: a link deleted and re-added has a new id.
+                        links.c.id == result.link_id,
+                        links.c.owner == result.username,
+                        links.c.url == result.url,
+                        sa.or_(links.c.checked_at.is_(None), links.c.checked_at < result.checked_at),
+                    )
+                    .values(
+                        status=result.status.value,
+                        checked_at=result.checked_at,
+                        title=sa.case((links.c.title == "", title), else_=links.c.title),
+                    )
+                )
+            )
+            return bool(applied)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, owner: str, url: str) -> StoredLink | None:
+        with self._sessions() as s:
+            return self._find(s, owner, url, lock=False)
+
+    def find(self, query: LinkQuery) -> list[StoredLink]:
+        stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == query.owner)
+        if query.before_id is not None:
+            stmt = stmt.where(links.c.id < query.before_id)
+        for column, pattern in (
+            (links.c.url, query.url_regex),
+            (links.c.title, query.title_regex),
+            (links.c.description, query.description_regex),
+        ):
+            if pattern is not None:
+                stmt = stmt.where(regex_match(column, pattern))
+        for tag in query.tags:
+            stmt = stmt.where(sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == tag))
+        stmt = stmt.order_by(links.c.id.desc()).limit(query.limit)
+        try:
+            with self._sessions() as s:
+                return [_stored(row) for row in s.execute(stmt)]
+        except DBAPIError as exc:
+            if is_bad_regex_error(exc):
+                raise InvalidArgument("a regex filter is not a valid regular expression") from None
+            raise
+
+    # ------------------------------------------------------------------ outbox
+
+    def pending_events(self, limit: int) -> list[LinkEvent]:
+        with self._sessions() as s:
+            rows = s.execute(
+                sa.select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
+            )
+            return [
+                LinkEvent(
+                    event_id=r.event_id,
+                    event_type=EventType(r.event_type),
+                    link_id=r.link_id,
+                    username=r.owner,
+                    url=r.url,
+                    title=r.title,
+                    timestamp=r.occurred_at,
+                )
+                for r in rows
+            ]
+
+    def mark_published(self, event_ids: list[str], now: datetime) -> None:
+        if not event_ids:
+            return
+        with transaction(self._sessions) as s:
+            s.execute(sa.update(outbox).where(outbox.c.event_id.in_(event_ids)).values(published_at=now))
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _find(s: Session, owner: str, url: str, *, lock: bool) -> StoredLink | None:
+        stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == owner, links.c.url == url)
+        if lock:
+            stmt = stmt.with_for_update()  # ignored by SQLite, whose writers are serialised anyway
+        row = s.execute(stmt).one_or_none()
+        return None if row is None else _stored(row)
+
+    @staticmethod
+    def _write_tags(s: Session, link_id: int, tags: Sequence[str]) -> None:
+        if tags:
+            s.execute(sa.insert(link_tags), [{"link_id": link_id, "tag": t} for t in tags])
+
+    @staticmethod
+    def _record(s: Session, event: LinkEvent) -> None:
+        s.execute(
+            sa.insert(outbox).values(
+                event_id=event.event_id,
+                event_type=event.event_type.value,
+                link_id=event.link_id,
+                owner=event.username,
+                url=event.url,
+                title=event.title,
+                occurred_at=event.timestamp,
+            )
+        )

@@ -1,0 +1,189 @@
+"""link-manager's storage interface and its in-memory implementation (for unit tests).
+
+Every write also records its link event in the outbox, atomically with the change:
+that is the store's job, not the caller's, so no code path can forget it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from delinkcious.db import regex_search
+from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
+from delinkcious.models import MAX_TAGS, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+
+
+@dataclass(frozen=True)
+class LinkQuery:
+    owner: str
+    url_regex: str | None = None
+    title_regex: str | None = None
+    description_regex: str | None = None
+    tags: tuple[str, ...] = ()
+    before_id: int | None = None  # keyset position: only links older than this one
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    """An update: None leaves a field as it is. Tags are applied to the tags the link
+    has when the store holds its lock, so concurrent tag edits do not lose each other."""
+
+    title: str | None = None
+    description: str | None = None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+
+    def new_tags(self, current: list[str]) -> list[str] | None:
+        if not self.add_tags and not self.remove_tags:
+            return None
+        tags = sorted((set(current) | set(self.add_tags)) - set(self.remove_tags))
+        if len(tags) > MAX_TAGS:
+            raise InvalidArgument(f"a link has at most {MAX_TAGS} tags")
+        return tags
+
+
+@dataclass
+class StoredLink:
+    id: int
+    owner: str
+    link: Link
+
+
+class LinkStore(Protocol):
+    def add(self, owner: str, link: Link, max_links: int) -> StoredLink:
+        """AlreadyExists for a duplicate URL, LimitExceeded past max_links."""
+
+    def get(self, owner: str, url: str) -> StoredLink | None: ...
+
+    def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
+        """NotFound when the link does not exist."""
+
+    def delete(self, owner: str, url: str, now: datetime) -> None:
+        """NotFound when the link does not exist."""
+
+    def find(self, query: LinkQuery) -> list[StoredLink]:
+        """Newest first; at most query.limit links."""
+
+    def apply_check(self, result: LinkCheckResult) -> bool:
+        """False when the link is gone, was re-added since, or a newer result is in."""
+
+    def pending_events(self, limit: int) -> list[LinkEvent]:
+        """Outbox rows not yet published, oldest first."""
+
+    def mark_published(self, event_ids: list[str], now: datetime) -> None: ...
+
+
+def new_event(kind: EventType, stored: StoredLink, at: datetime) -> LinkEvent:
+    return LinkEvent(
+        event_id=str(uuid.uuid4()),
+        event_type=kind,
+        link_id=stored.id,
+        username=stored.owner,
+        url=stored.link.url,
+        title=stored.link.title,
+        timestamp=at,
+    )
+
+
+def _regex_ok(pattern: str | None, value: str) -> bool:
+    return pattern is None or regex_search(pattern, value)
+
+
+@dataclass
+class InMemoryLinkStore:
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _links: dict[tuple[str, str], StoredLink] = field(default_factory=dict)
+    _next_id: int = 1
+    outbox: list[tuple[LinkEvent, datetime | None]] = field(default_factory=list)
+
+    def add(self, owner: str, link: Link, max_links: int) -> StoredLink:
+        with self._lock:
+            if (owner, link.url) in self._links:
+                raise AlreadyExists(f"a link with url {link.url} already exists")
+            if sum(1 for o, _ in self._links if o == owner) >= max_links:
+                raise LimitExceeded(f"a user has at most {max_links} links")
+            stored = StoredLink(self._next_id, owner, link)
+            self._next_id += 1
+            self._links[(owner, link.url)] = stored
+            self.outbox.append((new_event(EventType.LINK_ADDED, stored, link.created_at), None))
+            return stored
+
+    def get(self, owner: str, url: str) -> StoredLink | None:
+        return self._links.get((owner, url))
+
+    def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
+        with self._lock:
+            stored = self._links.get((owner, url))
+            if stored is None:
+                raise NotFound(f"no link with url {url}")
+            updates: dict[str, object] = {"updated_at": now}
+            if change.title is not None:
+                updates["title"] = change.title
+            if change.description is not None:
+                updates["description"] = change.description
+            tags = change.new_tags(stored.link.tags)
+            if tags is not None:
+                updates["tags"] = tags
+            stored.link = stored.link.model_copy(update=updates)
+            self.outbox.append((new_event(EventType.LINK_UPDATED, stored, now), None))
+            return stored
+
+    def delete(self, owner: str, url: str, now: datetime) -> None:
+        with self._lock:
+            stored = self._links.pop((owner, url), None)
+            if stored is None:
+                raise NotFound(f"no link with url {url}")
+            self.outbox.append((new_event(EventType.LINK_DELETED, stored, now), None))
+
+    def find(self, query: LinkQuery) -> list[StoredLink]:
+        found = [
+            s
+            for s in self._links.values()
+            if s.owner == query.owner
+            and (query.before_id is None or s.id < query.before_id)
+            and _regex_ok(query.url_regex, s.link.url)
+            and _regex_ok(query.title_regex, s.link.title)
+            and _regex_ok(query.description_regex, s.link.description)
+            and set(query.tags) <= set(s.link.tags)
+        ]
+        found.sort(key=lambda s: s.id, reverse=True)
+        return found[: query.limit]
+
+    def apply_check(self, result: LinkCheckResult) -> bool:
+        with self._lock:
+            stored = self._links.get((result.username, result.url))
+            if stored is None or stored.id != result.link_id:
+                return False
+            link = stored.link
+            if link.checked_at is not None and link.checked_at >= result.checked_at:
+                return False
+            title = link.title or (result.title or "")
+            stored.link = link.model_copy(
+                update={"status": result.status, "checked_at": result.checked_at, "title": title}
+            )
+            return True
+
+    def pending_events(self, limit: int) -> list[LinkEvent]:
+        return [e for e, sent in self.outbox if sent is None][:limit]
+
+    def mark_published(self, event_ids: list[str], now: datetime) -> None:
+        ids: set[str] = set(event_ids)
+        self.outbox = [(e, now if e.event_id in ids else sent) for e, sent in self.outbox]
+
+
+def pending_link(url: str, title: str, description: str, tags: list[str], now: datetime) -> Link:
+    return Link(
+        url=url,
+        title=title,
+        description=description,
+        tags=tags,
+        status=LinkStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        checked_at=None,
+    )

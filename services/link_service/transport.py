@@ -1,0 +1,128 @@
+"""link-manager's internal HTTP API: thin routes that translate to LinkService calls.
+
+Routes act for the user named in the path; only authenticated callers (the gateway,
+which has verified the user's token, and the link checker) may call them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from delinkcious.app import create_service_app
+from delinkcious.callers import callers
+from delinkcious.db import create_db_engine, make_sessionmaker, ping
+from delinkcious.migrations import upgrade_to_head
+from delinkcious.models import (
+    DEFAULT_PAGE_SIZE,
+    Link,
+    LinkCheckResult,
+    LinkFilter,
+    LinkPage,
+    LinkUpdate,
+    NewLink,
+    PageSize,
+    Regex,
+    Tags,
+    Url,
+    Username,
+)
+from delinkcious.observability import ReadinessCheck
+from delinkcious.pagination import PageTokenCodec
+from link_service.service import LinkService
+from link_service.settings import LinkSettings
+from link_service.sql_store import SqlLinkStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+GATEWAY = "api-gateway"
+
+
+class ListQuery(BaseModel):
+    url_regex: Regex | None = None
+    title_regex: Regex | None = None
+    description_regex: Regex | None = None
+    tag: Tags = Field(default_factory=list)
+    page_size: PageSize = DEFAULT_PAGE_SIZE
+    start_token: Annotated[str, Field(max_length=1024)] = ""
+
+
+class CheckApplied(BaseModel):
+    applied: bool
+
+
+def get_service(request: Request) -> LinkService:
+    service: LinkService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[LinkService, Depends(get_service)]
+
+router = APIRouter()
+
+
+@router.get("/users/{username}/links", dependencies=[callers(GATEWAY)])
+def list_links(username: Username, query: Annotated[ListQuery, Query()], service: ServiceDep) -> LinkPage:
+    filters = LinkFilter(
+        url_regex=query.url_regex,
+        title_regex=query.title_regex,
+        description_regex=query.description_regex,
+        tags=query.tag,
+    )
+    return service.list_links(username, filters, query.page_size, query.start_token)
+
+
+@router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201)
+def add_link(username: Username, body: NewLink, service: ServiceDep) -> Link:
+    return service.add_link(username, body)
+
+
+@router.put("/users/{username}/links", dependencies=[callers(GATEWAY)])
+def update_link(username: Username, body: LinkUpdate, service: ServiceDep) -> Link:
+    return service.update_link(username, body)
+
+
+@router.delete("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=204)
+def delete_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Response:
+    service.delete_link(username, url)
+    return Response(status_code=204)
+
+
+@router.post("/link-checks", dependencies=[callers("link-checker")])
+def apply_check(body: LinkCheckResult, service: ServiceDep) -> CheckApplied:
+    return CheckApplied(applied=service.apply_check(body))
+
+
+def create_app(settings: LinkSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        await asyncio.to_thread(upgrade_to_head, engine, MIGRATIONS, "alembic_version_link_manager")
+        store = SqlLinkStore(make_sessionmaker(engine))
+        codec = PageTokenCodec(settings.page_token_key.get_secret_value().encode())
+        app.state.engine = engine
+        app.state.store = store
+        app.state.service = LinkService(store, codec, settings.max_links_per_user)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+        async def database() -> None:
+            await asyncio.to_thread(ping, app.state.engine)
+
+        return {"database": database}
+
+    return create_service_app(
+        title="Delinkcious link-manager",
+        settings=settings,
+        lifespan=lifespan,
+        routers=[router],
+        readiness=readiness,
+    )
