@@ -100,7 +100,6 @@ class BodySizeLimitMiddleware:
                 await error_response(too_large)(scope, receive, send)
                 return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -108,24 +107,12 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    # FastAPI turns other errors raised while reading a body into a 400;
+                    # an HTTPException passes through and renders as payload_too_large.
+                    raise StarletteHTTPException(413, too_large.message)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await error_response(too_large)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, send)
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

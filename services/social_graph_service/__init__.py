@@ -1,0 +1,1 @@
+"""social-graph-manager: who follows whom."""

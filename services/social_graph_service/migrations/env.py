@@ -1,0 +1,3 @@
+from delinkcious.migrations import run_env
+
+run_env()
