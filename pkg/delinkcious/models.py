@@ -175,6 +175,14 @@ class LinkCheckResult(Strict):
     checked_at: Timestamp
 
 
+class CheckRequest(Strict):
+    """Asks the link checker to check one link (an incarnation of it, by id)."""
+
+    link_id: int
+    username: Username
+    url: Url
+
+
 class LinkEvent(BaseModel):
     """One create/update/delete of a link, as written to the outbox and sent on the bus."""
 

@@ -27,8 +27,10 @@ class LinkService:
         codec: PageTokenCodec,
         max_links_per_user: int,
         clock: Callable[[], datetime] = utcnow,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._on_change = on_change  # wakes the outbox relay
         self._codec = codec
         self._max_links = max_links_per_user
         self._clock = clock
@@ -60,7 +62,9 @@ class LinkService:
 
     def add_link(self, owner: str, new: NewLink) -> Link:
         link = pending_link(new.url, new.title, new.description, new.tags, self._clock())
-        return self._store.add(owner, link, self._max_links).link
+        stored = self._store.add(owner, link, self._max_links)
+        self._on_change()
+        return stored.link
 
     def update_link(self, owner: str, update: LinkUpdate) -> Link:
         both = set(update.add_tags) & set(update.remove_tags)
@@ -72,10 +76,13 @@ class LinkService:
             add_tags=tuple(update.add_tags),
             remove_tags=tuple(update.remove_tags),
         )
-        return self._store.update(owner, update.url, change, self._clock()).link
+        stored = self._store.update(owner, update.url, change, self._clock())
+        self._on_change()
+        return stored.link
 
     def delete_link(self, owner: str, url: str) -> None:
         self._store.delete(owner, url, self._clock())
+        self._on_change()
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         return self._store.apply_check(result)

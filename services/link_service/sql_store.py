@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from delinkcious.db import is_bad_regex_error, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
 from link_service.store import LinkChange, LinkQuery, StoredLink, new_event
 from link_service.tables import link_quota, link_tags, links, outbox
 
@@ -215,6 +215,34 @@ class SqlLinkStore:
             return
         with transaction(self._sessions) as s:
             s.execute(sa.update(outbox).where(outbox.c.event_id.in_(event_ids)).values(published_at=now))
+
+    def purge_published(self, before: datetime) -> int:
+        with transaction(self._sessions) as s:
+            return _rowcount(
+                s.execute(
+                    sa.delete(outbox).where(
+                        outbox.c.published_at.is_not(None), outbox.c.published_at < before
+                    )
+                )
+            )
+
+    def due_for_check(
+        self, checked_before: datetime, pending_before: datetime, limit: int
+    ) -> list[CheckRequest]:
+        last_seen = sa.func.coalesce(links.c.checked_at, links.c.created_at)
+        stmt = (
+            sa.select(links.c.id, links.c.owner, links.c.url)
+            .where(
+                sa.or_(
+                    links.c.checked_at < checked_before,
+                    sa.and_(links.c.checked_at.is_(None), links.c.created_at < pending_before),
+                )
+            )
+            .order_by(last_seen, links.c.id)
+            .limit(limit)
+        )
+        with self._sessions() as s:
+            return [CheckRequest(link_id=r.id, username=r.owner, url=r.url) for r in s.execute(stmt)]
 
     # ------------------------------------------------------------------ helpers
 

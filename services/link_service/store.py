@@ -14,7 +14,7 @@ from typing import Protocol
 
 from delinkcious.db import regex_search
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import MAX_TAGS, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+from delinkcious.models import MAX_TAGS, CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ class LinkStore(Protocol):
         """Outbox rows not yet published, oldest first."""
 
     def mark_published(self, event_ids: list[str], now: datetime) -> None: ...
+
+    def purge_published(self, before: datetime) -> int:
+        """Deletes outbox rows published before `before`; returns how many."""
+
+    def due_for_check(
+        self, checked_before: datetime, pending_before: datetime, limit: int
+    ) -> list[CheckRequest]:
+        """Links last checked before `checked_before`, or still pending since before
+        `pending_before` (their first check was lost), least recently checked first."""
 
 
 def new_event(kind: EventType, stored: StoredLink, at: datetime) -> LinkEvent:
@@ -174,6 +183,24 @@ class InMemoryLinkStore:
     def mark_published(self, event_ids: list[str], now: datetime) -> None:
         ids: set[str] = set(event_ids)
         self.outbox = [(e, now if e.event_id in ids else sent) for e, sent in self.outbox]
+
+    def purge_published(self, before: datetime) -> int:
+        kept = [(e, sent) for e, sent in self.outbox if sent is None or sent >= before]
+        purged, self.outbox = len(self.outbox) - len(kept), kept
+        return purged
+
+    def due_for_check(
+        self, checked_before: datetime, pending_before: datetime, limit: int
+    ) -> list[CheckRequest]:
+        def due(s: StoredLink) -> bool:
+            checked = s.link.checked_at
+            return checked < checked_before if checked is not None else s.link.created_at < pending_before
+
+        found = sorted(
+            (s for s in self._links.values() if due(s)),
+            key=lambda s: (s.link.checked_at or s.link.created_at, s.id),
+        )
+        return [CheckRequest(link_id=s.id, username=s.owner, url=s.link.url) for s in found[:limit]]
 
 
 def pending_link(url: str, title: str, description: str, tags: list[str], now: datetime) -> Link:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
 from delinkcious.db import create_db_engine, make_sessionmaker, ping
+from delinkcious.events import EventBus
 from delinkcious.migrations import upgrade_to_head
 from delinkcious.models import (
     DEFAULT_PAGE_SIZE,
@@ -38,6 +39,7 @@ from delinkcious.pagination import PageTokenCodec
 from link_service.service import LinkService
 from link_service.settings import LinkSettings
 from link_service.sql_store import SqlLinkStore
+from link_service.workers import OutboxRelay, run_check_results, run_rechecks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GATEWAY = "api-gateway"
@@ -105,19 +107,35 @@ def create_app(settings: LinkSettings) -> FastAPI:
         await asyncio.to_thread(upgrade_to_head, engine, MIGRATIONS, "alembic_version_link_manager")
         store = SqlLinkStore(make_sessionmaker(engine))
         codec = PageTokenCodec(settings.page_token_key.get_secret_value().encode())
-        app.state.engine = engine
-        app.state.store = store
-        app.state.service = LinkService(store, codec, settings.max_links_per_user)
+        bus = EventBus(settings.nats_url, settings.service_name)
+        await bus.connect(wait_seconds=2)
+        relay = OutboxRelay(store, bus)
+        app.state.engine, app.state.store, app.state.bus, app.state.relay = engine, store, bus, relay
+        app.state.service = LinkService(store, codec, settings.max_links_per_user, on_change=relay.notify)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(relay.run(stop, settings.outbox_retention), name="outbox-relay"),
+            asyncio.create_task(run_check_results(store, bus, stop), name="check-results"),
+            asyncio.create_task(
+                run_rechecks(store, bus, stop, settings.recheck_interval, settings.recheck_scan_interval),
+                name="rechecks",
+            ),
+        ]
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+            for task in tasks:
+                task.cancel()
+            await bus.close()
             engine.dispose()
 
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
         async def database() -> None:
             await asyncio.to_thread(ping, app.state.engine)
 
-        return {"database": database}
+        return {"database": database, "nats": app.state.bus.ping}
 
     return create_service_app(
         title="Delinkcious link-manager",

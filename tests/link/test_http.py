@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from link_service.settings import LinkSettings
+from link_service.store import LinkQuery
 from link_service.transport import create_app
 from tests.conftest import CALLER_SECRETS, caller_tokens_env
 
@@ -19,12 +20,13 @@ LINKS = "/users/alice/links"
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
+def client(database_url: str, nats_url: str) -> Iterator[TestClient]:
     settings = LinkSettings(
         LINK_MANAGER_DATABASE_URL=database_url,
         CALLER_TOKENS=caller_tokens_env("api-gateway", "link-checker"),
         PAGE_TOKEN_KEY="http-test-page-token-key",
         MAX_LINKS_PER_USER=3,
+        NATS_URL=nats_url,
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
@@ -68,7 +70,7 @@ def test_conflicts_and_limit(client: TestClient) -> None:
 def test_link_checker_applies_results_and_only_it_may(client: TestClient) -> None:
     client.post(LINKS, json={"url": "https://e.com/a"}, headers=GATEWAY)
     store = client.app.state.store  # type: ignore[attr-defined]
-    link_id = store.pending_events(1)[0].link_id
+    link_id = store.find(LinkQuery(owner="alice"))[0].id
     result = {
         "link_id": link_id,
         "username": "alice",
@@ -199,7 +201,7 @@ def test_bad_input_gets_the_documented_error(
 def test_ops_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checked"] == ["database"]
+    assert ready.status_code == 200 and ready.json()["checked"] == ["database", "nats"]
     client.post(LINKS, json={"url": "https://e.com"}, headers=GATEWAY)
     metrics = client.get("/metrics").text
     assert (

@@ -1,0 +1,276 @@
+"""The event bus: NATS JetStream streams, publishing with broker-side de-duplication,
+and durable pull consumers that acknowledge only after their handler succeeded.
+
+Subjects:
+  delinkcious.links.<event_type>    link events from link-manager's outbox (stream LINKS)
+  delinkcious.checks.result         link-checker's verdicts               (stream LINK_CHECKS)
+  delinkcious.checks.request        re-check requests from link-manager   (stream LINK_CHECKS)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError, NoServersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger("delinkcious.events")
+
+LINK_SUBJECT_PREFIX = "delinkcious.links"
+CHECK_RESULT_SUBJECT = "delinkcious.checks.result"
+CHECK_REQUEST_SUBJECT = "delinkcious.checks.request"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_seconds: int
+    max_bytes: int
+
+
+# Retention bounds what a stream keeps; the duplicate window is how long the broker
+# remembers message ids, so an outbox row re-published within it is dropped.
+STREAMS = (
+    StreamSpec("LINKS", (f"{LINK_SUBJECT_PREFIX}.>",), 7 * 86_400, 1024**3),
+    StreamSpec("LINK_CHECKS", ("delinkcious.checks.>",), 3 * 86_400, 512 * 1024**2),
+)
+DUPLICATE_WINDOW_SECONDS = 600
+
+
+def link_subject(event_type: str) -> str:
+    return f"{LINK_SUBJECT_PREFIX}.{event_type}"
+
+
+Handler = Callable[[Msg], Awaitable[None]]
+
+
+class EventBus:
+    """One NATS connection per service, owned by the service's lifespan."""
+
+    def __init__(self, url: str, client_name: str) -> None:
+        self._url = url
+        self._name = client_name
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._streams_ready = False
+        self._connected = asyncio.Event()
+        self._connector: asyncio.Task[None] | None = None
+
+    async def connect(self, wait_seconds: float = 5.0) -> None:
+        """Starts connecting and waits up to `wait_seconds` for it. NATS being down is
+        not fatal: connecting goes on in the background, and writes wait in the outbox."""
+        self._connector = asyncio.create_task(self._connect_until_done())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._connected.wait()), wait_seconds)
+
+    async def _connect_until_done(self) -> None:
+        while True:
+            try:
+                nc = await nats.connect(
+                    self._url,
+                    name=self._name,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,  # once connected, never give up
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnect,
+                    reconnected_cb=self._on_reconnect,
+                )
+            except (NoServersError, OSError, TimeoutError) as exc:
+                log.info("waiting for nats", extra={"reason": f"{type(exc).__name__}: {exc}"})
+                await asyncio.sleep(0.5)
+                continue
+            self._nc = nc
+            self._js = nc.jetstream(timeout=5)
+            self._connected.set()
+            return
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("nats error", extra={"reason": f"{type(exc).__name__}: {exc}"})
+
+    async def _on_disconnect(self) -> None:
+        log.warning("nats disconnected")
+
+    async def _on_reconnect(self) -> None:
+        log.info("nats reconnected")
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise ConnectionError("not connected to NATS yet")
+        return self._js
+
+    async def ensure_streams(self) -> None:
+        """Creates or updates the streams; safe to call from every replica at every start."""
+        if self._streams_ready:
+            return
+        for spec in STREAMS:
+            config = js_api.StreamConfig(
+                name=spec.name,
+                subjects=list(spec.subjects),
+                retention=js_api.RetentionPolicy.LIMITS,
+                storage=js_api.StorageType.FILE,
+                max_age=spec.max_age_seconds,
+                max_bytes=spec.max_bytes,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                discard=js_api.DiscardPolicy.OLD,
+            )
+            try:
+                await self.js.stream_info(spec.name)
+                await self.js.update_stream(config)
+            except NotFoundError:
+                await self.js.add_stream(config)
+        self._streams_ready = True
+
+    async def ping(self) -> None:
+        if not self.connected:
+            raise ConnectionError("not connected to NATS")
+        await self.js.account_info()
+
+    async def publish(
+        self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Returns once JetStream has stored the message (or recognised its id as a
+        duplicate). Raises on any failure; the caller retries with the same id."""
+        if not self.connected:
+            raise ConnectionError("not connected to NATS")
+        await self.ensure_streams()
+        await self.js.publish(subject, payload, timeout=5, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
+
+    async def close(self) -> None:
+        """Drains: in-flight handlers finish and their acks are flushed before closing."""
+        if self._connector is not None and not self._connector.done():
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self._nc is not None and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.drain(), timeout=10)
+            except Exception as exc:
+                log.warning("nats drain failed", extra={"reason": str(exc)})
+                await self._nc.close()
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    subjects: tuple[str, ...]
+    ack_wait_seconds: float = 30
+    max_ack_pending: int = 1000
+    batch: int = 20
+
+
+async def run_consumer(
+    bus: EventBus,
+    spec: ConsumerSpec,
+    handler: Handler,
+    stop: asyncio.Event,
+    *,
+    retry_delay: float = 1.0,
+) -> None:
+    """Pulls from a durable consumer until `stop` is set. A message is acknowledged only
+    after `handler` returned; a handler failure asks for redelivery after a delay.
+    Survives NATS restarts: fetches fail while it is away and resume when it is back."""
+    sub: JetStreamContext.PullSubscription | None = None
+    try:
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    await bus.ensure_streams()
+                    durable = await _ensure_consumer(bus, spec)
+                    sub = await bus.js.pull_subscribe_bind(durable=durable, stream=spec.stream)
+                msgs = await _fetch_unless_stopped(sub, spec.batch, stop)
+            except NatsTimeout:
+                continue
+            except (TimeoutError, ConnectionClosedError, NoServersError, ConnectionError, OSError) as exc:
+                log.info("consumer waiting for nats", extra={"durable": spec.durable, "reason": str(exc)})
+                await _sleep_or_stop(stop, retry_delay)
+                continue
+            except Exception as exc:
+                log.warning("consumer fetch failed", extra={"durable": spec.durable, "reason": repr(exc)})
+                sub = None
+                await _sleep_or_stop(stop, retry_delay)
+                continue
+            for msg in msgs:
+                await _handle(msg, handler, spec, retry_delay)
+    finally:
+        if sub is not None:
+            # Leaves the durable consumer in place; only this client's interest ends,
+            # so the connection can drain without waiting on an open pull.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+
+async def _fetch_unless_stopped(
+    sub: JetStreamContext.PullSubscription, batch: int, stop: asyncio.Event
+) -> list[Msg]:
+    """A stop ends a waiting fetch at once. Anything it had pulled but not handled is
+    redelivered after the ack wait, never lost."""
+    fetch = asyncio.ensure_future(sub.fetch(batch, timeout=5))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not fetch.done():
+        fetch.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await fetch
+        return []
+    return fetch.result()
+
+
+async def _handle(msg: Msg, handler: Handler, spec: ConsumerSpec, retry_delay: float) -> None:
+    try:
+        await handler(msg)
+    except Exception as exc:
+        log.warning(
+            "event handling failed; will be redelivered",
+            extra={"durable": spec.durable, "subject": msg.subject, "reason": repr(exc)},
+        )
+        await _quietly(msg.nak(delay=retry_delay))
+    else:
+        await _quietly(msg.ack())
+
+
+async def _ensure_consumer(bus: EventBus, spec: ConsumerSpec) -> str:
+    config = js_api.ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=js_api.AckPolicy.EXPLICIT,
+        deliver_policy=js_api.DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait_seconds,
+        max_ack_pending=spec.max_ack_pending,
+        filter_subjects=list(spec.subjects),
+    )
+    await bus.js.add_consumer(spec.stream, config)  # idempotent for an identical config
+    return spec.durable
+
+
+async def _quietly(awaitable: Awaitable[None]) -> None:
+    """An ack lost to a disconnect means a redelivery, which handlers absorb."""
+    try:
+        await awaitable
+    except Exception as exc:
+        log.info("ack not delivered", extra={"reason": repr(exc)})
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
