@@ -195,6 +195,21 @@ class LinkEvent(BaseModel):
     timestamp: Timestamp
 
 
+class NewsEvent(BaseModel):
+    """A link event as a follower's news shows it."""
+
+    event_type: EventType
+    username: str
+    url: str
+    title: str
+    timestamp: Timestamp
+
+
+class NewsPage(BaseModel):
+    events: list[NewsEvent]
+    next_page_token: str = ""
+
+
 # ---------------------------------------------------------------- users
 
 
