@@ -159,6 +159,25 @@ class LinkFilter(Strict):
     tags: Tags = Field(default_factory=list)
 
 
+class LinkListQuery(BaseModel):
+    """The query string of a link listing (`tag` repeats: every given tag must match)."""
+
+    url_regex: Regex | None = None
+    title_regex: Regex | None = None
+    description_regex: Regex | None = None
+    tag: Tags = Field(default_factory=list)
+    page_size: PageSize = DEFAULT_PAGE_SIZE
+    start_token: Annotated[str, Field(max_length=1024)] = ""
+
+    def filters(self) -> LinkFilter:
+        return LinkFilter(
+            url_regex=self.url_regex,
+            title_regex=self.title_regex,
+            description_regex=self.description_regex,
+            tags=self.tag,
+        )
+
+
 class LinkPage(BaseModel):
     links: list[Link]
     next_page_token: str = ""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
@@ -21,16 +21,12 @@ from delinkcious.db import create_db_engine, make_sessionmaker, ping
 from delinkcious.events import EventBus
 from delinkcious.migrations import upgrade_to_head
 from delinkcious.models import (
-    DEFAULT_PAGE_SIZE,
     Link,
     LinkCheckResult,
-    LinkFilter,
+    LinkListQuery,
     LinkPage,
     LinkUpdate,
     NewLink,
-    PageSize,
-    Regex,
-    Tags,
     Url,
     Username,
 )
@@ -43,15 +39,6 @@ from link_service.workers import OutboxRelay, run_check_results, run_rechecks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GATEWAY = "api-gateway"
-
-
-class ListQuery(BaseModel):
-    url_regex: Regex | None = None
-    title_regex: Regex | None = None
-    description_regex: Regex | None = None
-    tag: Tags = Field(default_factory=list)
-    page_size: PageSize = DEFAULT_PAGE_SIZE
-    start_token: Annotated[str, Field(max_length=1024)] = ""
 
 
 class CheckApplied(BaseModel):
@@ -69,14 +56,8 @@ router = APIRouter()
 
 
 @router.get("/users/{username}/links", dependencies=[callers(GATEWAY)])
-def list_links(username: Username, query: Annotated[ListQuery, Query()], service: ServiceDep) -> LinkPage:
-    filters = LinkFilter(
-        url_regex=query.url_regex,
-        title_regex=query.title_regex,
-        description_regex=query.description_regex,
-        tags=query.tag,
-    )
-    return service.list_links(username, filters, query.page_size, query.start_token)
+def list_links(username: Username, query: Annotated[LinkListQuery, Query()], service: ServiceDep) -> LinkPage:
+    return service.list_links(username, query.filters(), query.page_size, query.start_token)
 
 
 @router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201)
