@@ -126,8 +126,11 @@ def create_service_app(
     routers: list[APIRouter],
     readiness: Callable[[FastAPI], dict[str, ReadinessCheck]],
     description: str = "",
+    public: bool = False,
 ) -> FastAPI:
-    """`readiness` is called once the lifespan has opened the connections it checks."""
+    """`readiness` is called once the lifespan has opened the connections it checks.
+    A `public` app (the gateway) documents its own errors and its operations routes;
+    internal apps share the caller-token error responses."""
 
     async def _app_lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
@@ -141,7 +144,9 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=asynccontextmanager(_app_lifespan),
-        responses={
+        responses={}
+        if public
+        else {
             400: {
                 "description": "Invalid argument",
                 "content": {"application/json": {"schema": ERROR_SCHEMA}},
@@ -156,7 +161,7 @@ def create_service_app(
     app.state.caller_auth = CallerAuthenticator(settings.caller_tokens)
     app.state.readiness_checks = {}
     install_error_handlers(app)
-    app.include_router(ops_router(app.state.readiness_checks))
+    app.include_router(ops_router(app.state.readiness_checks, in_schema=public))
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware)

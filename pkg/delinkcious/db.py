@@ -5,7 +5,9 @@ migrations applied at start."""
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -55,12 +57,22 @@ def normalize_database_url(url: str) -> str:
 def _compile(pattern: str) -> Any:
     options = re2.Options()
     options.case_sensitive = False
+    options.dot_nl = True  # as on Postgres, where '.' matches a newline
     return re2.compile(pattern, options)
+
+
+# An unescaped \b or \B: a word boundary in RE2, but backspace and backslash on Postgres.
+_AMBIGUOUS_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[bB]")
 
 
 def check_regex(pattern: str, field: str) -> None:
     """Patterns run on RE2 (SQLite) or Postgres; both are linear-time engines with a
-    common syntax. A pattern RE2 rejects is a 400 before any database sees it."""
+    common syntax. A pattern RE2 rejects, or one the two would read differently, is a
+    400 before any database sees it."""
+    if _AMBIGUOUS_ESCAPE.search(pattern):
+        raise InvalidArgument(
+            f"{field}: \\b and \\B are not supported (their meaning differs between databases)"
+        )
     try:
         _compile(pattern)
     except re2.error as exc:
@@ -117,9 +129,9 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
             # write lock up front, so concurrent writers queue instead of deadlocking.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            _switch_to_wal(cur)
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -135,6 +147,20 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
         pool_recycle=1800,
         connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "connect_timeout": 5},
     )
+
+
+def _switch_to_wal(cur: sqlite3.Cursor, patience_seconds: float = 30.0) -> None:
+    """Switching a file to WAL ignores the busy timeout: while another connection writes,
+    it fails at once with "database is locked". Wait that out like any other lock."""
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

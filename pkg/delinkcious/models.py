@@ -54,7 +54,7 @@ def normalize_username(value: str) -> str:
 
 
 def check_url(value: str) -> str:
-    value = value.strip()
+    value = no_nul(value.strip())
     if not value:
         raise ValueError("url must not be empty")
     if len(value) > MAX_URL_LENGTH:
@@ -75,7 +75,7 @@ def check_url(value: str) -> str:
 
 
 def normalize_tag(value: str) -> str:
-    tag = value.strip().lower()
+    tag = no_nul(value).strip().lower()
     if not tag:
         raise ValueError("a tag must not be empty")
     if len(tag) > MAX_TAG_LENGTH:
@@ -92,16 +92,27 @@ def normalize_tags(values: list[str]) -> list[str]:
     return tags
 
 
+def no_nul(value: str) -> str:
+    """Postgres cannot store NUL in text; refuse it for every stored or queried string."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _no_nul_optional(value: str | None) -> str | None:
+    return None if value is None else no_nul(value)
+
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
 Username = Annotated[str, AfterValidator(check_username)]
 Url = Annotated[str, AfterValidator(check_url)]
-Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH)]
-Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
+Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH), AfterValidator(no_nul)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(no_nul)]
 Tags = Annotated[list[str], AfterValidator(normalize_tags)]
-Regex = Annotated[str, Field(max_length=MAX_REGEX_LENGTH)]
+Regex = Annotated[str, Field(max_length=MAX_REGEX_LENGTH), AfterValidator(no_nul)]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 
 
@@ -242,11 +253,11 @@ class User(BaseModel):
 class Identity(Strict):
     """A login as an identity provider reported it: who (provider, subject) and their profile."""
 
-    provider: Annotated[str, Field(min_length=1, max_length=64)]
-    subject: Annotated[str, Field(min_length=1, max_length=255)]
+    provider: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_nul)]
+    subject: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(no_nul)]
     username: Annotated[str, AfterValidator(normalize_username)]
-    name: Annotated[str | None, Field(max_length=255)] = None
-    email: Annotated[str | None, Field(max_length=320)] = None
+    name: Annotated[str | None, Field(max_length=255), AfterValidator(_no_nul_optional)] = None
+    email: Annotated[str | None, Field(max_length=320), AfterValidator(_no_nul_optional)] = None
 
 
 class IssuedToken(BaseModel):

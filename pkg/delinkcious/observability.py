@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,14 +74,22 @@ class RequestMetricsMiddleware:
                 )
 
 
-def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+_READY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Every dependency answered", "content": {"application/json": {}}},
+    503: {"description": "A dependency failed; `failed` names it", "content": {"application/json": {}}},
+}
 
-    @router.get("/healthz")
+
+def ops_router(checks: dict[str, ReadinessCheck], *, in_schema: bool = False) -> APIRouter:
+    router = APIRouter(include_in_schema=in_schema, tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: 200 while the process runs")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz", summary="Readiness: 200 when the service can do its job", responses=_READY_RESPONSES
+    )
     async def readyz() -> Response:
         failed: dict[str, str] = {}
         for name, check in checks.items():
@@ -103,7 +111,12 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
             )
         return JSONResponse({"status": "ok", "checked": sorted(checks)})
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import ClassVar, Self, TypeVar
+from typing import Annotated, ClassVar, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
@@ -27,7 +27,9 @@ class ServiceSettings(BaseSettings):
     port: int = Field(0, ge=0, le=65535, validation_alias="PORT")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", validation_alias="LOG_LEVEL")
     # {"api-gateway": "<secret>", ...}: who may call this service, by their secret.
-    caller_tokens: dict[str, SecretStr] = Field(default_factory=dict, validation_alias="CALLER_TOKENS")
+    caller_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict, validation_alias="CALLER_TOKENS"
+    )
     # This service's own secret, presented on its calls to other services.
     caller_token: SecretStr | None = Field(None, validation_alias="CALLER_TOKEN")
     shutdown_grace_seconds: float = Field(10.0, gt=0, validation_alias="SHUTDOWN_GRACE_SECONDS")
@@ -35,7 +37,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("caller_tokens", mode="before")
     @classmethod
     def _parse_json(cls, value: object) -> object:
-        # The environment source decodes JSON itself; values passed in code arrive raw.
+        # Decoded here, not by the environment source, so bad JSON is a named error.
         if isinstance(value, str):
             try:
                 return json.loads(value)

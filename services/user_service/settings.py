@@ -13,4 +13,6 @@ class UserSettings(ServiceSettings):
     accepted_callers: ClassVar[tuple[str, ...]] = ("api-gateway", "social-graph-manager")
 
     database_url: str = Field(validation_alias="USER_MANAGER_DATABASE_URL", min_length=1)
-    access_token_ttl_seconds: int = Field(86_400, ge=60, le=90 * 86_400, validation_alias="ACCESS_TOKEN_TTL_SECONDS")
+    access_token_ttl_seconds: int = Field(
+        86_400, ge=60, le=90 * 86_400, validation_alias="ACCESS_TOKEN_TTL_SECONDS"
+    )

@@ -45,11 +45,20 @@ access_tokens = sa.Table(
 )
 
 
-def _user(row: sa.Row[tuple[str, str | None, str | None, datetime]]) -> User:
+def _user(row: sa.Row[str, str | None, str | None, datetime]) -> User:
     return User(username=row[0], name=row[1], email=row[2], created_at=row[3])
 
 
 _USER_COLUMNS = (users.c.username, users.c.name, users.c.email, users.c.created_at)
+
+
+def _identity_user(s: Session, identity: Identity) -> int | None:
+    user_id: int | None = s.execute(
+        sa.select(identities.c.user_id).where(
+            identities.c.provider == identity.provider, identities.c.subject == identity.subject
+        )
+    ).scalar_one_or_none()
+    return user_id
 
 
 class SqlUserStore:
@@ -66,20 +75,23 @@ class SqlUserStore:
 
     def _login(self, identity: Identity, now: datetime) -> User:
         with transaction(self._sessions) as s:
-            user_id = s.execute(
-                sa.select(identities.c.user_id).where(
-                    identities.c.provider == identity.provider, identities.c.subject == identity.subject
-                )
-            ).scalar_one_or_none()
+            user_id = _identity_user(s, identity)
             if user_id is None:
                 taken = s.execute(
                     sa.select(users.c.id).where(users.c.username == identity.username)
                 ).scalar_one_or_none()
                 if taken is not None:
-                    raise AlreadyExists(f"username {identity.username} is taken")
+                    # A concurrent first login of this same identity may have committed its
+                    # user and identity (together) between the two reads: look again.
+                    user_id = _identity_user(s, identity)
+                    if user_id is None:
+                        raise AlreadyExists(f"username {identity.username} is taken")
+            if user_id is None:
                 user_id = s.execute(
                     sa.insert(users)
-                    .values(username=identity.username, name=identity.name, email=identity.email, created_at=now)
+                    .values(
+                        username=identity.username, name=identity.name, email=identity.email, created_at=now
+                    )
                     .returning(users.c.id)
                 ).scalar_one()
                 s.execute(
@@ -89,7 +101,9 @@ class SqlUserStore:
                 )
             else:
                 s.execute(
-                    sa.update(users).where(users.c.id == user_id).values(name=identity.name, email=identity.email)
+                    sa.update(users)
+                    .where(users.c.id == user_id)
+                    .values(name=identity.name, email=identity.email)
                 )
             row = s.execute(sa.select(*_USER_COLUMNS).where(users.c.id == user_id)).one()
             return _user(row)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
 from delinkcious.db import create_db_engine, make_sessionmaker, ping
 from delinkcious.migrations import upgrade_to_head
-from delinkcious.models import Identity, IssuedToken, TokenOwner, User, Username
+from delinkcious.models import Identity, IssuedToken, Strict, TokenOwner, User, Username
 from delinkcious.observability import ReadinessCheck
 from user_service.service import UserService
 from user_service.settings import UserSettings
@@ -26,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 GATEWAY = "api-gateway"
 
 
-class TokenBody(BaseModel):
+class TokenBody(Strict):
     token: Annotated[str, Field(max_length=512)]
 
 

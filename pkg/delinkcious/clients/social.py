@@ -37,6 +37,4 @@ class SocialGraphClient(ServiceClient):
             params["page_size"] = page_size
         if start_token:
             params["start_token"] = start_token
-        return await self.get_model(
-            FollowersPage, f"/users/{_seg(username)}/followers/page", params=params
-        )
+        return await self.get_model(FollowersPage, f"/users/{_seg(username)}/followers/page", params=params)

@@ -15,7 +15,9 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "users",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("username", sa.String(39), nullable=False, unique=True),
         sa.Column("name", sa.String(255)),
         sa.Column("email", sa.String(320)),
