@@ -1,0 +1,72 @@
+"""Client of news-manager's gRPC API."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+
+from delinkcious.errors import InvalidArgument
+from delinkcious.grpcutil import caller_metadata, error_from_rpc
+from delinkcious.models import MAX_PAGE_SIZE, NewsPage
+from delinkcious.news.convert import page_from_proto
+from delinkcious.news.v1 import news_pb2, news_pb2_grpc
+
+DEFAULT_TIMEOUT = 5.0
+
+# GetNews is a read: a call that never reached a server is safely tried again.
+_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": "delinkcious.news.v1.NewsService"}],
+                "retryPolicy": {
+                    "maxAttempts": 2,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "0.2s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+class NewsClient:
+    service = "news-manager"
+
+    def __init__(self, target: str, caller_token: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """`target` is host:port (news-manager:6060 in the cluster)."""
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            options=[
+                ("grpc.service_config", _SERVICE_CONFIG),
+                ("grpc.enable_retries", 1),
+                ("grpc.keepalive_time_ms", 30_000),
+            ],
+        )
+        self._stub = news_pb2_grpc.NewsServiceStub(self._channel)
+        self._metadata = caller_metadata(caller_token)
+        self._timeout = timeout
+
+    async def get_news(self, username: str, page_size: int = 0, start_token: str = "") -> NewsPage:
+        """page_size 0 asks for the server's default (20)."""
+        try:
+            request = news_pb2.GetNewsRequest(username=username, page_size=page_size, start_token=start_token)
+        except (ValueError, TypeError):  # a page size beyond int32, say
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}") from None
+        try:
+            response = await self._stub.GetNews(request, timeout=self._timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.service) from None
+        return page_from_proto(response)
+
+    async def aclose(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> NewsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,106 @@
+"""The feeds in Redis: one sorted set per user, `news:feed:<username>`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from delinkcious.errors import Unavailable
+from delinkcious.models import LinkEvent
+from news_service.store import FeedItem, Position, decode, encode
+
+FEED_KEY_PREFIX = "news:feed:"
+# Followers written per pipeline round trip: large enough to amortise the round trip,
+# small enough not to hold Redis up for other clients.
+WRITE_CHUNK = 500
+
+# A page, read in one atomic step so writes between its commands cannot shift it.
+# Everything above the position is counted (entries with a higher score, plus ties
+# whose member is not below the probe) and the page starts right after them. Ties are
+# compared byte by byte, the way Redis orders them; Lua's own `<` follows the locale.
+_PAGE_SCRIPT = """
+local function below(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+local key, limit = KEYS[1], tonumber(ARGV[1])
+local start = 0
+if ARGV[2] ~= '' then
+  local score, probe = ARGV[2], ARGV[3]
+  start = redis.call('ZCOUNT', key, '(' .. score, '+inf')
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
+    if not below(member, probe) then start = start + 1 end
+  end
+end
+return redis.call('ZREVRANGE', key, start, start + limit - 1)
+"""
+
+
+def feed_key(username: str) -> str:
+    return FEED_KEY_PREFIX + username
+
+
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    """Redis away is a temporary condition the caller can report as such (gRPC
+    UNAVAILABLE, an event redelivered later), not an internal error."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise Unavailable("the feed store is unavailable") from exc
+
+
+class RedisFeedStore:
+    def __init__(self, redis: Redis, max_length: int, write_chunk: int = WRITE_CHUNK) -> None:
+        self._redis = redis
+        self._max = max_length
+        self._chunk = write_chunk
+        self._page_script = redis.register_script(_PAGE_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, max_length: int) -> RedisFeedStore:
+        redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+        )
+        return cls(redis, max_length)
+
+    async def add(self, event: LinkEvent, followers: Sequence[str]) -> None:
+        member, score = encode(event)
+        for i in range(0, len(followers), self._chunk):
+            # Not a transaction: every command is idempotent, so a chunk that half
+            # failed is simply written again when the event is redelivered.
+            pipe = self._redis.pipeline(transaction=False)
+            for follower in followers[i : i + self._chunk]:
+                key = feed_key(follower)
+                pipe.zadd(key, {member: score})
+                pipe.zremrangebyrank(key, 0, -(self._max + 1))
+            async with _reachable():
+                await pipe.execute()
+
+    async def page(self, username: str, limit: int, position: Position | None) -> list[FeedItem]:
+        args: list[str | int] = [limit, "", ""]
+        if position is not None:
+            args = [limit, str(position.score), position.probe]
+        async with _reachable():
+            members = await self._page_script(keys=[feed_key(username)], args=args)
+        return [decode(m) for m in members]
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def aclose(self) -> None:
+        # types-redis predates aclose(); redis itself (typed since 5.0) has it.
+        await self._redis.aclose()
