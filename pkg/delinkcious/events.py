@@ -189,6 +189,7 @@ async def run_consumer(
     after `handler` returned; a handler failure asks for redelivery after a delay.
     Survives NATS restarts: fetches fail while it is away and resume when it is back."""
     sub: JetStreamContext.PullSubscription | None = None
+    waiting = False
     try:
         while not stop.is_set():
             try:
@@ -200,7 +201,9 @@ async def run_consumer(
             except NatsTimeout:
                 continue
             except (TimeoutError, ConnectionClosedError, NoServersError, ConnectionError, OSError) as exc:
-                log.info("consumer waiting for nats", extra={"durable": spec.durable, "reason": str(exc)})
+                if not waiting:  # once per outage, not once per retry
+                    log.info("consumer waiting for nats", extra={"durable": spec.durable, "reason": str(exc)})
+                    waiting = True
                 await _sleep_or_stop(stop, retry_delay)
                 continue
             except Exception as exc:
@@ -208,6 +211,7 @@ async def run_consumer(
                 sub = None
                 await _sleep_or_stop(stop, retry_delay)
                 continue
+            waiting = False
             for msg in msgs:
                 await _handle(msg, handler, spec, retry_delay)
     finally:
