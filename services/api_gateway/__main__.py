@@ -1,0 +1,13 @@
+from api_gateway.settings import GatewaySettings
+from api_gateway.transport import create_app
+from delinkcious.server import serve
+from delinkcious.settings import load_settings
+
+
+def main() -> None:
+    settings = load_settings(GatewaySettings)
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Dependency aliases for the routes: the signed-in user (rate limited) and the backends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api_gateway.auth import CurrentUser
+from api_gateway.ratelimit import RateLimiter
+from delinkcious.clients.link import LinkClient
+from delinkcious.clients.news import NewsClient
+from delinkcious.clients.social import SocialGraphClient
+from delinkcious.clients.user import UserClient
+
+
+def signed_in_user(request: Request, username: CurrentUser) -> str:
+    limiter: RateLimiter = request.app.state.limiter
+    limiter.check(username)
+    return username
+
+
+def _links(request: Request) -> LinkClient:
+    client: LinkClient = request.app.state.links
+    return client
+
+
+def _users(request: Request) -> UserClient:
+    client: UserClient = request.app.state.users
+    return client
+
+
+def _social(request: Request) -> SocialGraphClient:
+    client: SocialGraphClient = request.app.state.social
+    return client
+
+
+def _news(request: Request) -> NewsClient:
+    client: NewsClient = request.app.state.news
+    return client
+
+
+User = Annotated[str, Depends(signed_in_user)]
+Links = Annotated[LinkClient, Depends(_links)]
+Users = Annotated[UserClient, Depends(_users)]
+Social = Annotated[SocialGraphClient, Depends(_social)]
+News = Annotated[NewsClient, Depends(_news)]

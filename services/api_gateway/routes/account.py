@@ -1,0 +1,62 @@
+"""Who you are, logging out, and the local run's development login."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AfterValidator, BaseModel
+
+from api_gateway.auth import TokenCache, current_user, presented_token
+from api_gateway.deps import User, Users
+from api_gateway.docs import AUTHED, errors
+from delinkcious.models import Identity, Strict, normalize_username
+from delinkcious.models import User as UserModel
+
+router = APIRouter(tags=["account"])
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserModel
+
+
+async def issue_login(users: Users, identity: Identity) -> LoginResponse:
+    """Registers or updates the user of this identity, then issues a gateway token."""
+    user = await users.login(identity)
+    token = await users.issue_token(user.username)
+    return LoginResponse(access_token=token.access_token, expires_in=token.expires_in, user=user)
+
+
+@router.get("/v1/me", responses=errors(*AUTHED), summary="The signed-in user")
+async def me(user: User, users: Users) -> UserModel:
+    return await users.get_user(user)
+
+
+@router.post("/logout", status_code=204, responses=errors(401, 429, 503), summary="Revoke this token")
+async def logout(request: Request, users: Users) -> Response:
+    """The presented token is rejected with 401 from the next request on."""
+    await current_user(request)
+    token = presented_token(request)
+    await users.revoke_token(token)
+    cache: TokenCache = request.app.state.token_cache
+    cache.evict(token)
+    return Response(status_code=204)
+
+
+class DevLogin(Strict):
+    username: Annotated[str, AfterValidator(normalize_username)]
+
+
+dev_router = APIRouter(tags=["login"])
+
+
+@dev_router.post(
+    "/login/dev", responses=errors(400, 409, 503), summary="Development login (DEV_LOGIN=true only)"
+)
+async def dev_login(body: DevLogin, users: Users) -> LoginResponse:
+    """Issues a token for that username, creating the user if needed. Never enabled by
+    the Helm chart: anyone could be anyone."""
+    return await issue_login(users, Identity(provider="dev", subject=body.username, username=body.username))

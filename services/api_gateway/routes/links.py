@@ -1,0 +1,41 @@
+"""/v1/links: a user's own links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api_gateway.deps import Links, User
+from api_gateway.docs import AUTHED, errors
+from delinkcious.models import Link, LinkListQuery, LinkPage, LinkUpdate, NewLink, Url
+
+router = APIRouter(prefix="/v1/links", tags=["links"])
+
+
+@router.get("", responses=errors(*AUTHED), summary="List your links, newest first")
+async def list_links(user: User, query: Annotated[LinkListQuery, Query()], links: Links) -> LinkPage:
+    """Regex filters match case-insensitively anywhere in the field; every `tag` given
+    must be on the link. Page with `next_page_token` until it is empty."""
+    return await links.list_links(user, query.filters(), query.page_size, query.start_token)
+
+
+@router.post("", status_code=201, responses=errors(*AUTHED, 409), summary="Save a link")
+async def add_link(user: User, body: NewLink, links: Links) -> Link:
+    """The link starts `pending`; the link checker then marks it `valid` or `invalid`
+    and fills an empty title from the page."""
+    return await links.add_link(user, body)
+
+
+@router.put("", responses=errors(*AUTHED, 404), summary="Update a link")
+async def update_link(user: User, body: LinkUpdate, links: Links) -> Link:
+    """Omitted fields stay as they are. A tag may not be both added and removed."""
+    return await links.update_link(user, body)
+
+
+@router.delete("", status_code=204, responses=errors(*AUTHED, 404), summary="Delete a link")
+async def delete_link(
+    user: User, url: Annotated[Url, Query(description="The link's url")], links: Links
+) -> Response:
+    await links.delete_link(user, url)
+    return Response(status_code=204)

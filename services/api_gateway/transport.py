@@ -1,0 +1,75 @@
+"""The gateway app: public routes, login routes by configuration, and the clients of
+every service behind it, opened and closed by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from api_gateway import login
+from api_gateway.auth import TokenCache
+from api_gateway.ratelimit import RateLimiter
+from api_gateway.routes import account, links, news, social
+from api_gateway.settings import GatewaySettings
+from delinkcious.app import create_service_app
+from delinkcious.clients.link import LinkClient
+from delinkcious.clients.news import NewsClient
+from delinkcious.clients.social import SocialGraphClient
+from delinkcious.clients.user import UserClient
+from delinkcious.observability import ReadinessCheck
+
+DESCRIPTION = """
+The public API of Delinkcious, a social bookmarking service: save links with titles,
+descriptions and tags, follow people, and read the news of what they save.
+
+Every `/v1` route needs `Authorization: Bearer <token>` (or `Access-Token: <token>`);
+get a token from a login route. Errors always have the body
+`{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        token = settings.caller_token.get_secret_value() if settings.caller_token else ""
+        timeout = httpx.Timeout(settings.backend_timeout_seconds, connect=2.0)
+        app.state.links = LinkClient(settings.link_manager_url, token, timeout=timeout)
+        app.state.users = UserClient(settings.user_manager_url, token, timeout=timeout)
+        app.state.social = SocialGraphClient(settings.social_graph_manager_url, token, timeout=timeout)
+        app.state.news = NewsClient(
+            settings.news_manager_target, token, timeout=settings.backend_timeout_seconds
+        )
+        app.state.login = login.LoginContext(settings) if login.enabled(settings) else None
+        try:
+            yield
+        finally:
+            for client in (app.state.links, app.state.users, app.state.social, app.state.news):
+                await client.aclose()
+            if app.state.login is not None:
+                await app.state.login.aclose()
+
+    def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+        # The gateway holds no state: it can serve whenever it runs. A service behind it
+        # being down is a 503 on the routes that need it, not a reason to stop routing
+        # traffic to every gateway replica.
+        return {}
+
+    routers = [links.router, social.router, news.router, account.router]
+    if settings.dev_login:
+        routers.append(account.dev_router)
+    routers += login.routers(settings)
+    app = create_service_app(
+        title="Delinkcious API",
+        description=DESCRIPTION,
+        settings=settings,
+        lifespan=lifespan,
+        routers=routers,
+        readiness=readiness,
+        public=True,
+    )
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    return app
