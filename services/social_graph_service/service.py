@@ -70,9 +70,7 @@ class SocialGraphService:
         so follows and unfollows between pages never repeat or skip anyone else."""
         _valid(username, "username")
         if not MIN_FOLLOWERS_PAGE <= page_size <= MAX_FOLLOWERS_PAGE:
-            raise InvalidArgument(
-                f"page_size must be between {MIN_FOLLOWERS_PAGE} and {MAX_FOLLOWERS_PAGE}"
-            )
+            raise InvalidArgument(f"page_size must be between {MIN_FOLLOWERS_PAGE} and {MAX_FOLLOWERS_PAGE}")
         # The token is bound to this listing: one for another user's followers is refused.
         query = {"list": "followers", "of": username}
         after = None

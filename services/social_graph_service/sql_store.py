@@ -48,25 +48,19 @@ class SqlSocialGraphStore:
     def unfollow(self, follower: str, followed: str) -> None:
         with transaction(self._sessions) as s:
             s.execute(
-                sa.delete(follows).where(
-                    follows.c.follower == follower, follows.c.followed == followed
-                )
+                sa.delete(follows).where(follows.c.follower == follower, follows.c.followed == followed)
             )
 
     def following(self, username: str) -> list[str]:
         query = (
-            sa.select(follows.c.followed)
-            .where(follows.c.follower == username)
-            .order_by(follows.c.followed)
+            sa.select(follows.c.followed).where(follows.c.follower == username).order_by(follows.c.followed)
         )
         with self._sessions() as s:
             return list(s.execute(query).scalars())
 
     def followers(self, username: str) -> list[str]:
         query = (
-            sa.select(follows.c.follower)
-            .where(follows.c.followed == username)
-            .order_by(follows.c.follower)
+            sa.select(follows.c.follower).where(follows.c.followed == username).order_by(follows.c.follower)
         )
         with self._sessions() as s:
             return list(s.execute(query).scalars())

@@ -57,9 +57,7 @@ async def follow(username: Username, body: FollowBody, service: ServiceDep) -> R
     return Response(status_code=204)
 
 
-@router.delete(
-    "/users/{username}/following/{followed}", dependencies=[callers(GATEWAY)], status_code=204
-)
+@router.delete("/users/{username}/following/{followed}", dependencies=[callers(GATEWAY)], status_code=204)
 async def unfollow(username: Username, followed: Username, service: ServiceDep) -> Response:
     await service.unfollow(username, followed)
     return Response(status_code=204)
@@ -79,9 +77,7 @@ async def followers(username: Username, service: ServiceDep) -> Followers:
 async def followers_page(
     username: Username,
     service: ServiceDep,
-    page_size: Annotated[
-        int, Query(ge=MIN_FOLLOWERS_PAGE, le=MAX_FOLLOWERS_PAGE)
-    ] = DEFAULT_FOLLOWERS_PAGE,
+    page_size: Annotated[int, Query(ge=MIN_FOLLOWERS_PAGE, le=MAX_FOLLOWERS_PAGE)] = DEFAULT_FOLLOWERS_PAGE,
     start_token: Annotated[str, Query(max_length=MAX_PAGE_TOKEN_LENGTH)] = "",
 ) -> FollowersPage:
     return await service.followers_page(username, page_size, start_token)

@@ -13,7 +13,7 @@ def new(url: str, **kw: object) -> NewLink:
     return NewLink.model_validate({"url": url, **kw})
 
 
-def all_urls(service, owner: str, filters: LinkFilter | None = None, page_size: int = 7) -> list[str]:  # type: ignore[no-untyped-def]
+def all_urls(service, owner: str, filters: LinkFilter | None = None, page_size: int = 7) -> list[str]:
     urls, token = [], ""
     while True:
         page = service.list_links(owner, filters or LinkFilter(), page_size, token)
@@ -153,7 +153,7 @@ def test_delete_unknown_is_not_found(any_store: object) -> None:
         service.delete_link("alice", "https://e.com/a")
 
 
-def test_each_change_writes_exactly_one_outbox_event(any_store) -> None:  # type: ignore[no-untyped-def]
+def test_each_change_writes_exactly_one_outbox_event(any_store) -> None:
     service = make_service(any_store)
     service.add_link("alice", new("https://e.com/a", title="A"))
     service.update_link("alice", LinkUpdate(url="https://e.com/a", title="B"))
@@ -190,7 +190,7 @@ def check(
     )
 
 
-def test_check_result_sets_status_and_fills_only_an_empty_title(any_store) -> None:  # type: ignore[no-untyped-def]
+def test_check_result_sets_status_and_fills_only_an_empty_title(any_store) -> None:
     service = make_service(any_store)
     service.add_link("alice", new("https://e.com/a"))
     service.add_link("alice", new("https://e.com/b", title="Mine"))
@@ -203,7 +203,7 @@ def test_check_result_sets_status_and_fills_only_an_empty_title(any_store) -> No
     assert links["https://e.com/a"].checked_at is not None
 
 
-def test_stale_or_orphaned_check_results_are_ignored(any_store) -> None:  # type: ignore[no-untyped-def]
+def test_stale_or_orphaned_check_results_are_ignored(any_store) -> None:
     service = make_service(any_store)
     service.add_link("alice", new("https://e.com/a"))
     old_id = any_store.pending_events(10)[0].link_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import cast
 
 import pytest
 
@@ -176,7 +177,8 @@ async def test_feeds_live_under_their_documented_keys(redis_url: str) -> None:
         redis = store._redis
         assert await redis.zcard(feed_key(reader)) == 2
         assert feed_key(reader) == f"news:feed:{reader}"
-        scores = [s for _, s in await redis.zrange(feed_key(reader), 0, -1, withscores=True)]
+        pairs = cast(list[tuple[bytes, float]], await redis.zrange(feed_key(reader), 0, -1, withscores=True))
+        scores = [score for _, score in pairs]
         assert scores == [(BASE_TIME.timestamp() + n) * 1_000_000 for n in (1, 2)]
     finally:
         await store.aclose()

@@ -144,7 +144,6 @@ def test_migrations_are_recorded_in_their_own_table_and_rerun_cleanly(database_u
         engine.dispose()
 
 
-
 def test_racing_identical_follows_all_succeed_with_one_row(database_url: str) -> None:
     store, engine = migrated_store(database_url)
     try:

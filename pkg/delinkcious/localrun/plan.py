@@ -1,0 +1,137 @@
+"""From the service table to concrete processes: ports, URLs, environments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from delinkcious.localrun.catalog import PYTHON, ServiceDef
+from delinkcious.localrun.ports import LOCAL_HOST, is_free, pick_port
+from delinkcious.localrun.secretfile import LocalSecrets
+
+_LOCAL_NAMES = ("127.0.0.1", "localhost")
+
+
+class PlanError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    port: int
+    url: str  # where the service listens
+    ready_url: str | None  # polled until it answers 200
+    notes: tuple[str, ...]  # printed at start: port fallbacks, which database
+
+
+def _explicit_port(service: ServiceDef, env: Mapping[str, str]) -> int | None:
+    raw = env.get(service.port_env, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise PlanError(f"{service.port_env}={raw!r} is not a port number")
+    return int(raw)
+
+
+def _choose_ports(
+    services: tuple[ServiceDef, ...], env: Mapping[str, str]
+) -> dict[str, tuple[int, str | None]]:
+    chosen: dict[str, tuple[int, str | None]] = {}
+    taken: set[int] = set()
+    # Pinned ports first, so a fallback port never lands on one of them.
+    pinned = {s.name: p for s in services if (p := _explicit_port(s, env)) is not None}
+    for service in services:
+        port = pinned.get(service.name)
+        if port is None:
+            continue
+        if port in taken or not is_free(port):
+            raise PlanError(f"{service.name}: port {port} ({service.port_env}) is already in use")
+        taken.add(port)
+        chosen[service.name] = (port, None)
+    for service in services:
+        if service.name in chosen:
+            continue
+        port = pick_port(service.default_port, taken | set(pinned.values()))
+        note = None if port == service.default_port else f"port {service.default_port} is taken, using {port}"
+        taken.add(port)
+        chosen[service.name] = (port, note)
+    return chosen
+
+
+def _no_proxy(env: Mapping[str, str]) -> str:
+    # A proxy configured for the internet must not intercept calls between local services.
+    current = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    parts = [p for p in current.split(",") if p.strip()]
+    return ",".join(parts + [n for n in _LOCAL_NAMES if n not in parts])
+
+
+def plan(
+    services: tuple[ServiceDef, ...],
+    *,
+    data_dir: Path,
+    env: Mapping[str, str],
+    secrets: LocalSecrets,
+) -> list[ProcessSpec]:
+    """One ProcessSpec per service. The caller's environment reaches every process;
+    the runner sets only what wires the services together (host, port, caller
+    secrets, each other's URLs) and the SQLite default for unset database URLs."""
+    ports = _choose_ports(services, env)
+    url = {s.name: f"{s.scheme}://{LOCAL_HOST}:{ports[s.name][0]}" for s in services}
+    specs = []
+    for service in services:
+        port, port_note = ports[service.name]
+        notes = [port_note] if port_note else []
+        child = dict(env)
+        child.update(HOST=LOCAL_HOST, PORT=str(port), PYTHONUNBUFFERED="1")
+        child.setdefault("LOG_LEVEL", "INFO")
+        child["NO_PROXY"] = child["no_proxy"] = _no_proxy(env)
+        if service.database_env:
+            if env.get(service.database_env):
+                notes.append(f"database from {service.database_env}")
+            else:
+                db = data_dir.resolve() / service.sqlite_file
+                child[service.database_env] = f"sqlite:///{db}"
+                notes.append(f"database {db}")
+        if service.accepts:
+            child["CALLER_TOKENS"] = _caller_tokens(service, secrets)
+        if service.has_caller_token:
+            child["CALLER_TOKEN"] = secrets.caller_tokens[service.name]
+        if service.page_token_key:
+            child["PAGE_TOKEN_KEY"] = secrets.page_token_keys[service.name]
+        for var, other in service.uses:
+            if other in url:
+                child[var] = url[other]
+            elif not env.get(var):
+                raise PlanError(f"{service.name} needs {other}: start it too, or set {var}")
+        argv = tuple(sys.executable if a == PYTHON else a for a in service.argv)
+        specs.append(
+            ProcessSpec(
+                name=service.name,
+                argv=argv,
+                env=child,
+                port=port,
+                url=url[service.name],
+                ready_url=f"{url[service.name]}{service.ready_path}" if service.ready_path else None,
+                notes=tuple(notes),
+            )
+        )
+    return specs
+
+
+def _caller_tokens(service: ServiceDef, secrets: LocalSecrets) -> str:
+    return json.dumps({caller: secrets.caller_tokens[caller] for caller in service.accepts})
+
+
+def secret_names(services: tuple[ServiceDef, ...]) -> tuple[list[str], list[str]]:
+    """(callers that need a secret, services that need a page token key). Derived
+    from the whole table, not a selection, so a partial run never rewrites the file."""
+    callers = sorted(
+        {c for s in services for c in s.accepts} | {s.name for s in services if s.has_caller_token}
+    )
+    return callers, [s.name for s in services if s.page_token_key]

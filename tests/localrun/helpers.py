@@ -1,0 +1,66 @@
+"""Shared pieces of the runner tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from delinkcious.localrun.catalog import PYTHON, SERVICES, ServiceDef
+from delinkcious.localrun.ports import free_port
+
+FAKE = str(Path(__file__).with_name("fake_service.py"))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def caller_env(**extra: str) -> dict[str, str]:
+    """This process's environment without anything that would steer the runner
+    (database URLs, pinned ports, a data folder), plus `extra`."""
+    steering = {"DELINKCIOUS_DATA_DIR"} | {s.port_env for s in SERVICES}
+    steering |= {s.database_env for s in SERVICES if s.database_env}
+    env = {k: v for k, v in os.environ.items() if k not in steering}
+    env.update(extra)
+    return env
+
+
+def pinned_ports() -> dict[str, str]:
+    """A free port for every service in the table, so no test touches 8080 and the like."""
+    return {s.port_env: str(free_port()) for s in SERVICES}
+
+
+def fake(name: str, *flags: str, default_port: int | None = None) -> ServiceDef:
+    return ServiceDef(
+        name=name,
+        argv=(PYTHON, FAKE, *flags),
+        default_port=default_port or free_port(),
+        port_env=f"{name.upper().replace('-', '_')}_PORT",
+    )
+
+
+def running(pid: int) -> bool:
+    """True while `pid` is a live process. A zombie counts as gone: it runs nothing,
+    and an orphan's zombie waits on whatever reaps orphans here, not on the runner."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def group_members(pgid: int) -> set[int]:
+    """The live processes in process group `pgid`."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited while we looked
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.add(int(entry.name))
+    return members
+
+
+def group_running(pgid: int) -> bool:
+    return bool(group_members(pgid))
