@@ -34,6 +34,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     # Our request middleware logs requests; uvicorn's access log would double them.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO; our request middleware already logs the calls.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

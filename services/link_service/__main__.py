@@ -1,13 +1,6 @@
-from delinkcious.server import serve
-from delinkcious.settings import load_settings
+from delinkcious.server import main
 from link_service.settings import LinkSettings
-from link_service.transport import create_app
-
-
-def main() -> None:
-    settings = load_settings(LinkSettings)
-    serve(create_app(settings), settings)
-
+from link_service.transport import create_app, migrate
 
 if __name__ == "__main__":
-    main()
+    main(LinkSettings, create_app, migrate)

@@ -81,6 +81,14 @@ def apply_check(body: LinkCheckResult, service: ServiceDep) -> CheckApplied:
     return CheckApplied(applied=service.apply_check(body))
 
 
+def migrate(settings: LinkSettings) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        upgrade_to_head(engine, MIGRATIONS, "alembic_version_link_manager")
+    finally:
+        engine.dispose()
+
+
 def create_app(settings: LinkSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

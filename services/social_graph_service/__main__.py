@@ -1,13 +1,6 @@
-from delinkcious.server import serve
-from delinkcious.settings import load_settings
+from delinkcious.server import main
 from social_graph_service.settings import SocialGraphSettings
-from social_graph_service.transport import create_app
-
-
-def main() -> None:
-    settings = load_settings(SocialGraphSettings)
-    serve(create_app(settings), settings)
-
+from social_graph_service.transport import create_app, migrate
 
 if __name__ == "__main__":
-    main()
+    main(SocialGraphSettings, create_app, migrate)

@@ -83,6 +83,14 @@ async def followers_page(
     return await service.followers_page(username, page_size, start_token)
 
 
+def migrate(settings: SocialGraphSettings) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        upgrade_to_head(engine, MIGRATIONS, "alembic_version_social_graph_manager")
+    finally:
+        engine.dispose()
+
+
 def create_app(
     settings: SocialGraphSettings, *, user_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:

@@ -66,6 +66,14 @@ def revoke_token(body: TokenBody, service: ServiceDep) -> Response:
     return Response(status_code=204)
 
 
+def migrate(settings: UserSettings) -> None:
+    engine = create_db_engine(settings.database_url)
+    try:
+        upgrade_to_head(engine, MIGRATIONS, "alembic_version_user_manager")
+    finally:
+        engine.dispose()
+
+
 def create_app(settings: UserSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

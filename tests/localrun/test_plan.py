@@ -37,16 +37,33 @@ def test_every_service_is_planned_with_its_module_host_and_port(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
     specs = specs_for(tmp_path, secrets)
-    assert list(specs) == ["link-manager", "user-manager", "social-graph-manager"]
+    assert list(specs) == [
+        "nats",
+        "redis",
+        "link-manager",
+        "user-manager",
+        "social-graph-manager",
+        "news-manager",
+        "link-checker",
+        "api-gateway",
+    ]
     modules = {name: spec.argv for name, spec in specs.items()}
     assert modules["link-manager"] == (sys.executable, "-m", "link_service")
     assert modules["user-manager"] == (sys.executable, "-m", "user_service")
     assert modules["social-graph-manager"] == (sys.executable, "-m", "social_graph_service")
-    for spec in specs.values():
+    assert modules["news-manager"] == (sys.executable, "-m", "news_service")
+    assert modules["link-checker"] == (sys.executable, "-m", "link_checker")
+    assert modules["api-gateway"] == (sys.executable, "-m", "api_gateway")
+    for name, spec in specs.items():
         assert spec.env["HOST"] == "127.0.0.1"
         assert spec.env["PORT"] == str(spec.port)
-        assert spec.ready_url == f"http://127.0.0.1:{spec.port}/readyz"
-    assert len({spec.port for spec in specs.values()}) == 3
+        if name in ("nats", "redis"):
+            assert spec.ready_url == f"tcp://127.0.0.1:{spec.port}"
+        elif name == "news-manager":
+            assert spec.ready_url == f"http://127.0.0.1:{spec.env['HTTP_PORT']}/readyz"
+        else:
+            assert spec.ready_url == f"http://127.0.0.1:{spec.port}/readyz"
+    assert len({spec.port for spec in specs.values()}) == len(specs)
 
 
 def test_the_callers_environment_reaches_every_service(tmp_path: Path, secrets: LocalSecrets) -> None:
@@ -93,7 +110,20 @@ def test_each_service_accepts_exactly_its_callers_with_the_shared_secrets(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
     specs = specs_for(tmp_path, secrets)
-    accepted = {name: json.loads(spec.env["CALLER_TOKENS"]) for name, spec in specs.items()}
+    accepted = {
+        name: json.loads(spec.env["CALLER_TOKENS"])
+        for name, spec in specs.items()
+        if "CALLER_TOKENS" in spec.env
+    }
+    assert set(accepted) == {
+        "link-manager",
+        "user-manager",
+        "social-graph-manager",
+        "news-manager",
+        "link-checker",
+    }
+    assert set(accepted["news-manager"]) == {"api-gateway"}
+    assert set(accepted["link-checker"]) == {"link-manager"}
     assert set(accepted["link-manager"]) == {"api-gateway", "link-checker"}
     assert set(accepted["user-manager"]) == {"api-gateway", "social-graph-manager"}
     assert set(accepted["social-graph-manager"]) == {"api-gateway", "news-manager"}

@@ -37,10 +37,34 @@ def summary(system: LocalSystem, urls: dict[str, str]) -> list[str]:
     lines = ["", f"Delinkcious is running. Data: {system.data_dir}. Ctrl-C stops it.", ""]
     lines.append(f"  {'service':<{width}}  {'url':<{url_width}}  readiness check")
     for spec in system.specs:
-        check = f"curl -s {spec.ready_url}" if spec.ready_url else ""
+        check = f"curl -s {spec.ready_url}" if spec.ready_url and spec.ready_url.startswith("http") else ""
         lines.append(f"  {spec.name:<{width}}  {spec.url:<{url_width}}  {check}".rstrip())
     lines.append("")
+    gateway = urls.get("api-gateway")
+    if gateway:
+        lines += quickstart(gateway)
     return lines
+
+
+def quickstart(gateway: str) -> list[str]:
+    """Copy-paste commands: log in, save a link, follow someone, read the news."""
+    json_header = "-H 'Content-Type: application/json'"
+    login = f"curl -s -X POST {gateway}/login/dev {json_header} -d"
+    token = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+    return [
+        f"API docs: {gateway}/docs",
+        "",
+        "Try it (development login is on locally):",
+        f'  ALICE=$({login} \'{{"username": "alice"}}\' | {token})',
+        f'  BOB=$({login} \'{{"username": "bob"}}\' | {token})',
+        f'  curl -s -X POST {gateway}/v1/following -H "Authorization: Bearer $BOB" {json_header}'
+        ' -d \'{"followed": "alice"}\'',
+        f'  curl -s -X POST {gateway}/v1/links -H "Authorization: Bearer $ALICE" {json_header}'
+        ' -d \'{"url": "https://example.com", "tags": ["demo"]}\'',
+        f'  curl -s {gateway}/v1/links -H "Authorization: Bearer $ALICE"',
+        f'  curl -s {gateway}/v1/news -H "Authorization: Bearer $BOB"',
+        "",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

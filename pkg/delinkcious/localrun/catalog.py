@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PYTHON = "{python}"  # in argv: the interpreter running the runner (the project's venv)
+# Also in argv: "{bin}" the venv's bin folder (nats-server, redis-server come from
+# packages installed there), "{port}" the chosen port, "{data}" the data folder.
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,19 @@ class ServiceDef:
     has_caller_token: bool = False  # gets CALLER_TOKEN: it calls other services
     page_token_key: bool = False  # gets PAGE_TOKEN_KEY
     uses: tuple[tuple[str, str], ...] = ()  # (env var, service): that service's local URL
-    scheme: str = "http"  # of the URL other services are given
+    scheme: str = "http"  # of the URL other services are given ("grpc": host:port)
     ready_path: str | None = "/readyz"  # polled over HTTP until it answers 200
+    # Infrastructure (NATS, Redis): not started when the caller sets this variable;
+    # services then use the caller's URL.
+    url_env: str | None = None
+    ready_tcp: bool = False  # ready once the port accepts connections
+    # A second, HTTP port for health and metrics (news-manager serves gRPC on the first).
+    http_port_env: str | None = None
+    http_default_port: int = 0
+    # Defaults for the local run only; the caller's environment wins. "{port}" and
+    # "{url}" are this service's port and URL.
+    local_defaults: tuple[tuple[str, str], ...] = ()
+    session_secret: bool = False  # gets SESSION_SECRET (signs the gateway's login cookie)
 
     @property
     def sqlite_file(self) -> str:
@@ -33,6 +46,38 @@ class ServiceDef:
 
 SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef(
+        name="nats",
+        argv=("{bin}/nats-server", "-a", "127.0.0.1", "-p", "{port}", "-js", "-sd", "{data}/nats"),
+        default_port=4222,
+        port_env="NATS_PORT",
+        scheme="nats",
+        ready_path=None,
+        ready_tcp=True,
+        url_env="NATS_URL",
+    ),
+    ServiceDef(
+        name="redis",
+        argv=(
+            "{bin}/redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--dir",
+            "{data}/redis",
+            "--appendonly",
+            "yes",  # feeds survive a restart of the local run
+            "--save",
+            "",
+        ),
+        default_port=6379,
+        port_env="REDIS_PORT",
+        scheme="redis",
+        ready_path=None,
+        ready_tcp=True,
+        url_env="REDIS_URL",
+    ),
+    ServiceDef(
         name="link-manager",
         argv=(PYTHON, "-m", "link_service"),
         default_port=8080,
@@ -40,6 +85,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         database_env="LINK_MANAGER_DATABASE_URL",
         accepts=("api-gateway", "link-checker"),
         page_token_key=True,
+        uses=(("NATS_URL", "nats"),),
     ),
     ServiceDef(
         name="user-manager",
@@ -59,6 +105,49 @@ SERVICES: tuple[ServiceDef, ...] = (
         has_caller_token=True,
         page_token_key=True,
         uses=(("USER_MANAGER_URL", "user-manager"),),
+    ),
+    ServiceDef(
+        name="news-manager",
+        argv=(PYTHON, "-m", "news_service"),
+        default_port=6060,
+        port_env="NEWS_MANAGER_PORT",
+        scheme="grpc",
+        accepts=("api-gateway",),
+        has_caller_token=True,
+        page_token_key=True,
+        uses=(
+            ("NATS_URL", "nats"),
+            ("REDIS_URL", "redis"),
+            ("SOCIAL_GRAPH_MANAGER_URL", "social-graph-manager"),
+        ),
+        http_port_env="HTTP_PORT",
+        http_default_port=6061,
+    ),
+    ServiceDef(
+        name="link-checker",
+        argv=(PYTHON, "-m", "link_checker"),
+        default_port=8081,
+        port_env="LINK_CHECKER_PORT",
+        accepts=("link-manager",),
+        uses=(("NATS_URL", "nats"),),
+        # Locally, links usually point at pages on this machine; the Helm chart keeps
+        # the address filter on.
+        local_defaults=(("LINK_CHECKER_ALLOW_PRIVATE_NETWORKS", "true"),),
+    ),
+    ServiceDef(
+        name="api-gateway",
+        argv=(PYTHON, "-m", "api_gateway"),
+        default_port=5000,
+        port_env="GATEWAY_PORT",
+        has_caller_token=True,
+        session_secret=True,
+        uses=(
+            ("LINK_MANAGER_URL", "link-manager"),
+            ("USER_MANAGER_URL", "user-manager"),
+            ("SOCIAL_GRAPH_MANAGER_URL", "social-graph-manager"),
+            ("NEWS_MANAGER_TARGET", "news-manager"),
+        ),
+        local_defaults=(("DEV_LOGIN", "true"), ("PUBLIC_URL", "{url}")),
     ),
 )
 

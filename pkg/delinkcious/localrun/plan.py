@@ -81,14 +81,28 @@ def plan(
     """One ProcessSpec per service. The caller's environment reaches every process;
     the runner sets only what wires the services together (host, port, caller
     secrets, each other's URLs) and the SQLite default for unset database URLs."""
+    # Infrastructure the caller already runs (its URL variable is set) is not started.
+    services = tuple(s for s in services if not (s.url_env and env.get(s.url_env)))
     ports = _choose_ports(services, env)
-    url = {s.name: f"{s.scheme}://{LOCAL_HOST}:{ports[s.name][0]}" for s in services}
+    http_ports = _choose_http_ports(services, {p for p, _ in ports.values()})
+    url = {s.name: _address(s, ports[s.name][0]) for s in services}
     specs = []
     for service in services:
         port, port_note = ports[service.name]
         notes = [port_note] if port_note else []
         child = dict(env)
         child.update(HOST=LOCAL_HOST, PORT=str(port), PYTHONUNBUFFERED="1")
+        for var, value in service.local_defaults:
+            child.setdefault(var, value.format(port=port, url=url[service.name]))
+        if service.session_secret:
+            child.setdefault("SESSION_SECRET", secrets.page_token_keys[f"{service.name}.session"])
+        ready_url = f"{url[service.name]}{service.ready_path}" if service.ready_path else None
+        if service.http_port_env:
+            http_port = http_ports[service.name]
+            child[service.http_port_env] = str(http_port)
+            ready_url = f"http://{LOCAL_HOST}:{http_port}/readyz"
+        if service.ready_tcp:
+            ready_url = f"tcp://{LOCAL_HOST}:{port}"
         child.setdefault("LOG_LEVEL", "INFO")
         child["NO_PROXY"] = child["no_proxy"] = _no_proxy(env)
         if service.database_env:
@@ -109,7 +123,10 @@ def plan(
                 child[var] = url[other]
             elif not env.get(var):
                 raise PlanError(f"{service.name} needs {other}: start it too, or set {var}")
-        argv = tuple(sys.executable if a == PYTHON else a for a in service.argv)
+        argv = tuple(_arg(a, port, data_dir) for a in service.argv)
+        if service.url_env:
+            for folder in {a.split("}/", 1)[1] for a in service.argv if a.startswith("{data}/")}:
+                (data_dir.resolve() / folder).mkdir(parents=True, exist_ok=True)
         specs.append(
             ProcessSpec(
                 name=service.name,
@@ -117,11 +134,36 @@ def plan(
                 env=child,
                 port=port,
                 url=url[service.name],
-                ready_url=f"{url[service.name]}{service.ready_path}" if service.ready_path else None,
+                ready_url=ready_url,
                 notes=tuple(notes),
             )
         )
     return specs
+
+
+def _address(service: ServiceDef, port: int) -> str:
+    # gRPC clients take host:port, not a URL.
+    if service.scheme == "grpc":
+        return f"{LOCAL_HOST}:{port}"
+    return f"{service.scheme}://{LOCAL_HOST}:{port}"
+
+
+def _arg(arg: str, port: int, data_dir: Path) -> str:
+    if arg == PYTHON:
+        return sys.executable
+    bin_dir = str(Path(sys.executable).parent)
+    return (
+        arg.replace("{bin}", bin_dir).replace("{port}", str(port)).replace("{data}", str(data_dir.resolve()))
+    )
+
+
+def _choose_http_ports(services: tuple[ServiceDef, ...], taken: set[int]) -> dict[str, int]:
+    chosen = {}
+    for service in services:
+        if service.http_port_env:
+            chosen[service.name] = pick_port(service.http_default_port, taken)
+            taken.add(chosen[service.name])
+    return chosen
 
 
 def _caller_tokens(service: ServiceDef, secrets: LocalSecrets) -> str:
@@ -134,4 +176,5 @@ def secret_names(services: tuple[ServiceDef, ...]) -> tuple[list[str], list[str]
     callers = sorted(
         {c for s in services for c in s.accepts} | {s.name for s in services if s.has_caller_token}
     )
-    return callers, [s.name for s in services if s.page_token_key]
+    keys = [s.name for s in services if s.page_token_key]
+    return callers, keys + [f"{s.name}.session" for s in services if s.session_secret]

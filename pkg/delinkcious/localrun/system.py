@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -259,6 +260,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _probe(url: str) -> tuple[bool, str]:
+    if url.startswith("tcp://"):
+        host, _, port = url.removeprefix("tcp://").rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                return True, "accepting connections"
+        except OSError as exc:
+            return False, str(exc)
     try:
         with _OPENER.open(url, timeout=2) as resp:
             return resp.status == 200, f"HTTP {resp.status}"
