@@ -12,11 +12,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from delinkcious.callers import CallerAuthenticator
 from delinkcious.errors import STATUS_CODES, DelinkciousError, PayloadTooLarge, RateLimited
-from delinkcious.observability import ReadinessCheck, RequestMetricsMiddleware, ops_router
+from delinkcious.observability import ReadinessCheck, RequestTelemetryMiddleware, ops_router
 from delinkcious.settings import ServiceSettings
 
 log = logging.getLogger("delinkcious.app")
@@ -68,19 +69,32 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "invalid_argument")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # The router names only the first route it matched; a path served by
+            # several routes (GET and POST /v1/links) allows all of their methods.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return JSONResponse(
-            {"error": {"code": code, "message": message}},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            {"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Asks the router, method by method, which would fully match this path."""
+    allowed = []
+    for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 class BodySizeLimitMiddleware:
@@ -165,5 +179,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware)
-    app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
+    app.add_middleware(RequestTelemetryMiddleware, service=settings.service_name)
     return app

@@ -5,6 +5,10 @@ Subjects:
   delinkcious.links.<event_type>    link events from link-manager's outbox (stream LINKS)
   delinkcious.checks.result         link-checker's verdicts               (stream LINK_CHECKS)
   delinkcious.checks.request        re-check requests from link-manager   (stream LINK_CHECKS)
+
+Messages carry the W3C trace context (`traceparent`, `tracestate`) and the request id
+(`x-request-id`) in their headers, never in the payload: a consumer's span continues
+the trace of the request that caused the event.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -23,6 +28,16 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
+
+from delinkcious import tracing
+from delinkcious.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    EVENT_HANDLING_DURATION,
+    EVENTS_CONSUMED,
+    EVENTS_PUBLISHED,
+)
 
 log = logging.getLogger("delinkcious.events")
 
@@ -46,6 +61,8 @@ STREAMS = (
     StreamSpec("LINK_CHECKS", ("delinkcious.checks.>",), 3 * 86_400, 512 * 1024**2),
 )
 DUPLICATE_WINDOW_SECONDS = 600
+# How often a consumer samples its lag from the server (one request each time).
+LAG_SAMPLE_SECONDS = 15.0
 
 
 def link_subject(event_type: str) -> str:
@@ -107,6 +124,10 @@ class EventBus:
         log.info("nats reconnected")
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @property
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
@@ -147,11 +168,28 @@ class EventBus:
         self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str] | None = None
     ) -> None:
         """Returns once JetStream has stored the message (or recognised its id as a
-        duplicate). Raises on any failure; the caller retries with the same id."""
+        duplicate). Raises on any failure; the caller retries with the same id.
+        The message goes out in a producer span, whose context its headers carry."""
+        attributes = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": subject,
+            "messaging.message.id": msg_id,
+        }
         if not self.connected:
+            # No span: a relay retrying through an outage would add one to the trace
+            # of its pending event every half second.
+            EVENTS_PUBLISHED.labels(subject, "failed").inc()
             raise ConnectionError("not connected to NATS")
-        await self.ensure_streams()
-        await self.js.publish(subject, payload, timeout=5, headers={**(headers or {}), "Nats-Msg-Id": msg_id})
+        outcome = "failed"
+        with tracing.span(f"publish {subject}", SpanKind.PRODUCER, attributes):
+            try:
+                await self.ensure_streams()
+                sent = {**tracing.inject({}), **(headers or {}), "Nats-Msg-Id": msg_id}
+                ack = await self.js.publish(subject, payload, timeout=5, headers=sent)
+                outcome = "duplicate" if ack.duplicate else "stored"
+            finally:
+                EVENTS_PUBLISHED.labels(subject, outcome).inc()
 
     async def close(self) -> None:
         """Drains: in-flight handlers finish and their acks are flushed before closing."""
@@ -190,6 +228,7 @@ async def run_consumer(
     Survives NATS restarts: fetches fail while it is away and resume when it is back."""
     sub: JetStreamContext.PullSubscription | None = None
     waiting = False
+    next_sample = 0.0
     try:
         while not stop.is_set():
             try:
@@ -197,6 +236,9 @@ async def run_consumer(
                     await bus.ensure_streams()
                     durable = await _ensure_consumer(bus, spec)
                     sub = await bus.js.pull_subscribe_bind(durable=durable, stream=spec.stream)
+                if time.monotonic() >= next_sample:
+                    next_sample = time.monotonic() + LAG_SAMPLE_SECONDS
+                    await _sample_lag(sub, spec)
                 msgs = await _fetch_unless_stopped(sub, spec.batch, stop)
             except NatsTimeout:
                 continue
@@ -213,7 +255,7 @@ async def run_consumer(
                 continue
             waiting = False
             for msg in msgs:
-                await _handle(msg, handler, spec, retry_delay)
+                await _handle(msg, handler, spec, retry_delay, bus.name)
     finally:
         if sub is not None:
             # Leaves the durable consumer in place; only this client's interest ends,
@@ -241,17 +283,50 @@ async def _fetch_unless_stopped(
     return fetch.result()
 
 
-async def _handle(msg: Msg, handler: Handler, spec: ConsumerSpec, retry_delay: float) -> None:
+async def _handle(msg: Msg, handler: Handler, spec: ConsumerSpec, retry_delay: float, service: str) -> None:
+    """Runs the handler in a consumer span that continues the producer's trace, with the
+    producer's request id on its log lines; counts and times the outcome."""
+    headers = msg.headers or {}
+    attributes = {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": msg.subject,
+        "messaging.consumer.group.name": spec.durable,
+        "messaging.message.id": headers.get("Nats-Msg-Id", ""),
+        "delinkcious.service": service,
+    }
+    start = time.perf_counter()
+    with (
+        tracing.continued(headers),
+        tracing.span(f"process {msg.subject}", SpanKind.CONSUMER, attributes) as span,
+    ):
+        try:
+            await handler(msg)
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(spec.durable, "failed").inc()
+            span.record_exception(exc)
+            tracing.mark_error(span, type(exc).__name__)
+            log.warning(
+                "event handling failed; will be redelivered",
+                extra={"durable": spec.durable, "subject": msg.subject, "reason": repr(exc)},
+            )
+            await _quietly(msg.nak(delay=retry_delay))
+        else:
+            EVENTS_CONSUMED.labels(spec.durable, "acked").inc()
+            await _quietly(msg.ack())
+        finally:
+            EVENT_HANDLING_DURATION.labels(spec.durable).observe(time.perf_counter() - start)
+
+
+async def _sample_lag(sub: JetStreamContext.PullSubscription, spec: ConsumerSpec) -> None:
+    """The consumer's lag as the server counts it; a failed sample leaves the last one."""
     try:
-        await handler(msg)
+        info = await sub.consumer_info()
     except Exception as exc:
-        log.warning(
-            "event handling failed; will be redelivered",
-            extra={"durable": spec.durable, "subject": msg.subject, "reason": repr(exc)},
-        )
-        await _quietly(msg.nak(delay=retry_delay))
-    else:
-        await _quietly(msg.ack())
+        log.debug("consumer lag not sampled", extra={"durable": spec.durable, "reason": repr(exc)})
+        return
+    CONSUMER_PENDING.labels(spec.durable).set(info.num_pending or 0)
+    CONSUMER_ACK_PENDING.labels(spec.durable).set(info.num_ack_pending or 0)
 
 
 async def _ensure_consumer(bus: EventBus, spec: ConsumerSpec) -> str:

@@ -1,6 +1,7 @@
 """gRPC done once for every Delinkcious gRPC server and client: caller-token
-authentication, domain errors as status codes (and back), request metrics and logs,
-the standard health service, and a graceful stop.
+authentication, domain errors as status codes (and back), request ids, server and
+client spans (W3C trace context in the metadata), request metrics and logs, the
+standard health service, and a graceful stop.
 
 The caller token travels in the metadata key `delinkcious-caller-token` (the HTTP
 header's name, lowercased as gRPC metadata keys must be). The health service needs
@@ -13,14 +14,16 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import Counter, Histogram
+from opentelemetry.trace import Span, SpanKind
 from pydantic import SecretStr
 
+from delinkcious import tracing
 from delinkcious.callers import CALLER_TOKEN_HEADER, CallerAuthenticator
 from delinkcious.errors import (
     AlreadyExists,
@@ -34,22 +37,21 @@ from delinkcious.errors import (
     Unauthenticated,
     Unavailable,
 )
+from delinkcious.metrics import (
+    GRPC_CLIENT_DURATION,
+    GRPC_CLIENT_REQUESTS,
+    GRPC_SERVER_DURATION,
+    GRPC_SERVER_REQUESTS,
+)
 
 log = logging.getLogger("delinkcious.grpc")
 
 CALLER_TOKEN_METADATA = CALLER_TOKEN_HEADER.lower()
 HEALTH_SERVICE = "grpc.health.v1.Health"
 
-GRPC_REQUESTS = Counter(
-    "grpc_server_requests_total",
-    "gRPC calls served, by method and status code.",
-    ["service", "method", "code"],
-)
-GRPC_DURATION = Histogram(
-    "grpc_server_request_duration_seconds",
-    "Time to serve a gRPC call, by method.",
-    ["service", "method"],
-)
+# Re-exported under their first names.
+GRPC_REQUESTS = GRPC_SERVER_REQUESTS
+GRPC_DURATION = GRPC_SERVER_DURATION
 
 # Most specific first: the first isinstance match wins.
 _STATUS_BY_ERROR: tuple[tuple[type[DelinkciousError], grpc.StatusCode], ...] = (
@@ -122,9 +124,47 @@ def _replace_behavior(
     )
 
 
+# Server-side codes that mean the server failed, not the caller (OpenTelemetry's rule).
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def _rpc_attributes(method: str) -> dict[str, str | int]:
+    service, _, name = method.strip("/").rpartition("/")
+    return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+
+def _carrier(metadata: Any) -> dict[str, str]:
+    return {str(k): v for k, v in (metadata or ()) if isinstance(v, str)}
+
+
+@contextmanager
+def _server_context(
+    carrier: dict[str, str], method: str, service: str, traced: bool
+) -> Iterator[Span | None]:
+    """The caller's request id and trace continued; a server span unless untraced."""
+    with tracing.continued(carrier):
+        if not traced:
+            yield None
+            return
+        attributes = {**_rpc_attributes(method), "delinkcious.service": service}
+        with tracing.span(method.strip("/"), SpanKind.SERVER, attributes) as span:
+            yield span
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Outermost: turns domain errors into status codes, hides unexpected ones behind
-    INTERNAL, and counts and logs every call with the code it ended with."""
+    INTERNAL, continues the caller's trace and request id (unary calls), and counts and
+    logs every call with the code it ended with. Health checks are neither traced nor
+    logged: probes make them every few seconds."""
 
     def __init__(self, service: str) -> None:
         self._service = service
@@ -139,12 +179,18 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return None
         method: str = details.method
         service = self._service
+        is_health = method.startswith(f"/{HEALTH_SERVICE}/")
+        carrier = _carrier(details.invocation_metadata)
 
-        def finish(start: float, code: grpc.StatusCode) -> None:
+        def finish(start: float, code: grpc.StatusCode, span: Span | None) -> None:
             elapsed = time.perf_counter() - start
             GRPC_REQUESTS.labels(service, method, code.name).inc()
             GRPC_DURATION.labels(service, method).observe(elapsed)
-            if not method.startswith(f"/{HEALTH_SERVICE}/"):
+            if span is not None:
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code in _SERVER_FAULTS:
+                    tracing.mark_error(span, code.name)
+            if not is_health:
                 log.info(
                     "rpc",
                     extra={"method": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2)},
@@ -164,6 +210,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
         def wrap(behavior: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
             if streaming and inspect.isasyncgenfunction(behavior):
+                # Not traced: a span kept open across yields would be attached and
+                # detached in whatever context resumes the generator.
 
                 async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                     start, code = time.perf_counter(), grpc.StatusCode.OK
@@ -180,29 +228,82 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         code = status_for(exc)[0]
                         await fail(context, exc)
                     finally:
-                        finish(start, code)
+                        finish(start, code, None)
 
                 return stream
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                start, code = time.perf_counter(), grpc.StatusCode.OK
-                try:
-                    return await behavior(request, context)
-                except grpc.aio.AbortError:
-                    code = aborted_code(context)
-                    raise
-                except asyncio.CancelledError:  # the client went away, or the server stops
-                    code = grpc.StatusCode.CANCELLED
-                    raise
-                except Exception as exc:
-                    code = status_for(exc)[0]
-                    await fail(context, exc)
-                finally:
-                    finish(start, code)
+                with _server_context(carrier, method, service, traced=not is_health) as span:
+                    start, code = time.perf_counter(), grpc.StatusCode.OK
+                    try:
+                        return await behavior(request, context)
+                    except grpc.aio.AbortError:
+                        code = aborted_code(context)
+                        raise
+                    except asyncio.CancelledError:  # the client went away, or the server stops
+                        code = grpc.StatusCode.CANCELLED
+                        raise
+                    except Exception as exc:
+                        code = status_for(exc)[0]
+                        await fail(context, exc)
+                    finally:
+                        finish(start, code, span)
 
             return unary
 
         return _replace_behavior(handler, wrap)
+
+
+class ClientTelemetryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """A client span, the trace context and request id in the metadata, and the call
+    counted and timed, for every unary call on a channel (retries inside the channel
+    are part of the one call)."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[grpc.aio.UnaryUnaryCall]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        method = _method_name(client_call_details.method)
+        attributes = {**_rpc_attributes(method), "server.address": self._target}
+        start, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
+        with tracing.span(method.strip("/"), SpanKind.CLIENT, attributes) as span:
+            metadata = grpc.aio.Metadata(*tuple(client_call_details.metadata or ()))
+            for key, value in tracing.inject({}).items():
+                metadata.add(key, value)
+            details = grpc.aio.ClientCallDetails(
+                client_call_details.method,
+                client_call_details.timeout,
+                metadata,
+                client_call_details.credentials,
+                client_call_details.wait_for_ready,
+            )
+            try:
+                call = await continuation(details, request)
+                response = await call
+                code = grpc.StatusCode.OK
+                return response
+            except grpc.RpcError as exc:
+                found = exc.code() if callable(getattr(exc, "code", None)) else None
+                code = found if isinstance(found, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            finally:
+                GRPC_CLIENT_REQUESTS.labels(self._target, method, code.name).inc()
+                GRPC_CLIENT_DURATION.labels(self._target, method).observe(time.perf_counter() - start)
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code != grpc.StatusCode.OK:
+                    tracing.mark_error(span, code.name)
+
+
+def _method_name(method: str | bytes) -> str:
+    return method.decode() if isinstance(method, bytes) else method
 
 
 class CallerAuthInterceptor(grpc.aio.ServerInterceptor):

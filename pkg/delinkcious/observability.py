@@ -1,38 +1,44 @@
-"""Cross-cutting HTTP concerns written once: request metrics and logs, and the
-operations endpoints every service serves (`/healthz`, `/readyz`, `/metrics`)."""
+"""Cross-cutting HTTP concerns written once: each request's id, server span, metrics
+and log line, and the operations endpoints every service serves (`/healthz`,
+`/readyz`, `/metrics`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from opentelemetry.trace import SpanKind
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from delinkcious import tracing
+from delinkcious.errors import DelinkciousError
+from delinkcious.metrics import HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS
 
 log = logging.getLogger("delinkcious.http")
 
-HTTP_REQUESTS = Counter(
-    "http_server_requests_total",
-    "HTTP requests served, by route template and status.",
-    ["service", "method", "route", "status"],
-)
-HTTP_DURATION = Histogram(
-    "http_server_request_duration_seconds",
-    "Time to serve an HTTP request, by route template.",
-    ["service", "method", "route"],
-)
+# Re-exported under their first names.
+HTTP_REQUESTS = HTTP_SERVER_REQUESTS
+HTTP_DURATION = HTTP_SERVER_DURATION
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Probes and scrapes: counted, but neither traced nor logged (they come every few seconds).
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-class RequestMetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware) so streaming and cancellation behave."""
+class RequestTelemetryMiddleware:
+    """Outermost, pure ASGI (no BaseHTTPMiddleware, so streaming and cancellation
+    behave). Accepts a well-formed incoming X-Request-ID or makes one, and returns it;
+    continues the caller's trace (W3C traceparent) with a server span; counts and
+    times the request by route template; logs one line with method, route, status,
+    duration, the calling service and, at the gateway, the signed-in user."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -42,13 +48,33 @@ class RequestMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        with tracing.continued(headers):
+            if scope["path"] in OPS_PATHS:
+                await self._serve(scope, receive, send, None)
+                return
+            method = scope["method"]
+            attributes: dict[str, str | int] = {
+                "http.request.method": method,
+                "url.path": scope["path"],  # never the query: it can hold an OAuth code
+                "url.scheme": scope.get("scheme", "http"),
+                "delinkcious.service": self.service,
+            }
+            with tracing.span(method, SpanKind.SERVER, attributes) as span:
+                await self._serve(scope, receive, send, span)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
         start = time.perf_counter()
         status = 500
+        request_id = tracing.current_request_id() or tracing.new_request_id()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                if tracing.REQUEST_ID_HEADER not in response_headers:
+                    response_headers.append(tracing.REQUEST_ID_HEADER, request_id)
             await send(message)
 
         try:
@@ -58,20 +84,55 @@ class RequestMetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
-            if scope["path"] not in OPS_PATHS:
-                state: Any = scope.get("state", {})
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "caller": state.get("caller") if isinstance(state, dict) else None,
-                    },
-                )
+            HTTP_SERVER_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_SERVER_DURATION.labels(self.service, method, template).observe(elapsed)
+            if span is not None:
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.route", template)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    tracing.mark_error(span, str(status))
+                self._log(scope, method, template, status, elapsed)
+
+    @staticmethod
+    def _log(scope: Scope, method: str, template: str, status: int, elapsed: float) -> None:
+        state: Any = scope.get("state", {})
+        state = state if isinstance(state, dict) else {}
+        fields: dict[str, Any] = {
+            "method": method,
+            "route": template,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "caller": state.get("caller"),
+        }
+        if state.get("username"):
+            fields["user"] = state["username"]
+        log.log(logging.WARNING if status >= 500 else logging.INFO, "request", extra=fields)
+
+
+# The name it had before it also traced and logged.
+RequestMetricsMiddleware = RequestTelemetryMiddleware
+
+
+def counted_outcome(counter: Counter, **labels: str) -> Any:
+    """A route dependency counting how the route ended, in `counter`'s `result` label:
+    `success`, or the api.md error code the caller got (`internal` for a crash)."""
+
+    async def count() -> AsyncIterator[None]:
+        result = "internal"
+        try:
+            yield
+            result = "success"
+        except DelinkciousError as exc:
+            result = exc.code
+            raise
+        except RequestValidationError:
+            result = "invalid_argument"
+            raise
+        finally:
+            counter.labels(**labels, result=result).inc()
+
+    return Depends(count)
 
 
 _READY_RESPONSES: dict[int | str, dict[str, Any]] = {

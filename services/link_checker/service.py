@@ -4,12 +4,14 @@ consumer plumbing here; the transport and the consumers call `check_and_report`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from delinkcious.errors import Unavailable
 from delinkcious.events import CHECK_RESULT_SUBJECT
+from delinkcious.metrics import LINK_CHECK_DURATION, LINK_CHECKS
 from delinkcious.models import CheckRequest, LinkCheckResult
 from delinkcious.timeutil import utcnow
 from link_checker.checker import CheckOutcome
@@ -47,7 +49,10 @@ class LinkCheckerService:
         self._clock = clock
 
     async def check_and_report(self, request: CheckRequest) -> CheckReport:
+        started = time.perf_counter()
         outcome = await self._check(request.url)
+        LINK_CHECK_DURATION.observe(time.perf_counter() - started)
+        LINK_CHECKS.labels("blocked" if outcome.blocked else outcome.status.value).inc()
         result = LinkCheckResult(
             link_id=request.link_id,
             username=request.username,

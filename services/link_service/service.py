@@ -7,6 +7,7 @@ from datetime import datetime
 
 from delinkcious.db import check_regex
 from delinkcious.errors import InvalidArgument
+from delinkcious.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from delinkcious.models import (
     Link,
     LinkCheckResult,
@@ -63,6 +64,7 @@ class LinkService:
     def add_link(self, owner: str, new: NewLink) -> Link:
         link = pending_link(new.url, new.title, new.description, new.tags, self._clock())
         stored = self._store.add(owner, link, self._max_links)
+        LINKS_CREATED.inc()
         self._on_change()
         return stored.link
 
@@ -77,11 +79,13 @@ class LinkService:
             remove_tags=tuple(update.remove_tags),
         )
         stored = self._store.update(owner, update.url, change, self._clock())
+        LINKS_UPDATED.inc()
         self._on_change()
         return stored.link
 
     def delete_link(self, owner: str, url: str) -> None:
         self._store.delete(owner, url, self._clock())
+        LINKS_DELETED.inc()
         self._on_change()
 
     def apply_check(self, result: LinkCheckResult) -> bool:

@@ -13,10 +13,11 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from delinkcious import tracing
 from delinkcious.db import is_bad_regex_error, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
-from link_service.store import LinkChange, LinkQuery, StoredLink, new_event
+from link_service.store import LinkChange, LinkQuery, OutboxEntry, StoredLink, new_event
 from link_service.tables import link_quota, link_tags, links, outbox
 
 _LINK_COLUMNS = (
@@ -193,22 +194,36 @@ class SqlLinkStore:
     # ------------------------------------------------------------------ outbox
 
     def pending_events(self, limit: int) -> list[LinkEvent]:
+        return [entry.event for entry in self.pending_outbox(limit)]
+
+    def pending_outbox(self, limit: int) -> list[OutboxEntry]:
         with self._sessions() as s:
             rows = s.execute(
                 sa.select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
             )
             return [
-                LinkEvent(
-                    event_id=r.event_id,
-                    event_type=EventType(r.event_type),
-                    link_id=r.link_id,
-                    username=r.owner,
-                    url=r.url,
-                    title=r.title,
-                    timestamp=r.occurred_at,
+                OutboxEntry(
+                    LinkEvent(
+                        event_id=r.event_id,
+                        event_type=EventType(r.event_type),
+                        link_id=r.link_id,
+                        username=r.owner,
+                        url=r.url,
+                        title=r.title,
+                        timestamp=r.occurred_at,
+                    ),
+                    r.trace_context,
                 )
                 for r in rows
             ]
+
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        waiting = outbox.c.published_at.is_(None)
+        with self._sessions() as s:
+            count, oldest = s.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.occurred_at)).where(waiting)
+            ).one()
+        return int(count), oldest
 
     def mark_published(self, event_ids: list[str], now: datetime) -> None:
         if not event_ids:
@@ -270,5 +285,6 @@ class SqlLinkStore:
                 url=event.url,
                 title=event.title,
                 occurred_at=event.timestamp,
+                trace_context=tracing.capture(),
             )
         )

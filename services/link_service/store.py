@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from delinkcious import tracing
 from delinkcious.db import regex_search
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import MAX_TAGS, CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
@@ -47,6 +48,14 @@ class LinkChange:
         return tags
 
 
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An unpublished event and the trace context of the write that recorded it."""
+
+    event: LinkEvent
+    trace_context: str | None = None
+
+
 @dataclass
 class StoredLink:
     id: int
@@ -74,6 +83,12 @@ class LinkStore(Protocol):
 
     def pending_events(self, limit: int) -> list[LinkEvent]:
         """Outbox rows not yet published, oldest first."""
+
+    def pending_outbox(self, limit: int) -> list[OutboxEntry]:
+        """The same, each with its trace context."""
+
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """How many rows are unpublished, and when the oldest of them happened."""
 
     def mark_published(self, event_ids: list[str], now: datetime) -> None: ...
 
@@ -109,6 +124,13 @@ class InMemoryLinkStore:
     _links: dict[tuple[str, str], StoredLink] = field(default_factory=dict)
     _next_id: int = 1
     outbox: list[tuple[LinkEvent, datetime | None]] = field(default_factory=list)
+    trace_contexts: dict[str, str] = field(default_factory=dict)  # by event id
+
+    def _record(self, event: LinkEvent) -> None:
+        self.outbox.append((event, None))
+        context = tracing.capture()
+        if context is not None:
+            self.trace_contexts[event.event_id] = context
 
     def add(self, owner: str, link: Link, max_links: int) -> StoredLink:
         with self._lock:
@@ -119,7 +141,7 @@ class InMemoryLinkStore:
             stored = StoredLink(self._next_id, owner, link)
             self._next_id += 1
             self._links[(owner, link.url)] = stored
-            self.outbox.append((new_event(EventType.LINK_ADDED, stored, link.created_at), None))
+            self._record(new_event(EventType.LINK_ADDED, stored, link.created_at))
             return stored
 
     def get(self, owner: str, url: str) -> StoredLink | None:
@@ -139,7 +161,7 @@ class InMemoryLinkStore:
             if tags is not None:
                 updates["tags"] = tags
             stored.link = stored.link.model_copy(update=updates)
-            self.outbox.append((new_event(EventType.LINK_UPDATED, stored, now), None))
+            self._record(new_event(EventType.LINK_UPDATED, stored, now))
             return stored
 
     def delete(self, owner: str, url: str, now: datetime) -> None:
@@ -147,7 +169,7 @@ class InMemoryLinkStore:
             stored = self._links.pop((owner, url), None)
             if stored is None:
                 raise NotFound(f"no link with url {url}")
-            self.outbox.append((new_event(EventType.LINK_DELETED, stored, now), None))
+            self._record(new_event(EventType.LINK_DELETED, stored, now))
 
     def find(self, query: LinkQuery) -> list[StoredLink]:
         found = [
@@ -180,6 +202,13 @@ class InMemoryLinkStore:
     def pending_events(self, limit: int) -> list[LinkEvent]:
         return [e for e, sent in self.outbox if sent is None][:limit]
 
+    def pending_outbox(self, limit: int) -> list[OutboxEntry]:
+        return [OutboxEntry(e, self.trace_contexts.get(e.event_id)) for e in self.pending_events(limit)]
+
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        waiting = [e.timestamp for e, sent in self.outbox if sent is None]
+        return len(waiting), min(waiting, default=None)
+
     def mark_published(self, event_ids: list[str], now: datetime) -> None:
         ids: set[str] = set(event_ids)
         self.outbox = [(e, now if e.event_id in ids else sent) for e, sent in self.outbox]
@@ -187,6 +216,8 @@ class InMemoryLinkStore:
     def purge_published(self, before: datetime) -> int:
         kept = [(e, sent) for e, sent in self.outbox if sent is None or sent >= before]
         purged, self.outbox = len(self.outbox) - len(kept), kept
+        kept_ids = {e.event_id for e, _ in kept}
+        self.trace_contexts = {k: v for k, v in self.trace_contexts.items() if k in kept_ids}
         return purged
 
     def due_for_check(

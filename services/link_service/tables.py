@@ -60,6 +60,9 @@ outbox = sa.Table(
     sa.Column("title", sa.String(500), nullable=False),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime()),
+    # The W3C trace context (and request id) of the write, so the published event
+    # continues the request's trace. Null for rows written outside a trace.
+    sa.Column("trace_context", sa.String(2048)),
     sa.Index(
         "ix_outbox_unpublished",
         "id",

@@ -17,6 +17,7 @@ from datetime import timedelta
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
+from delinkcious import tracing
 from delinkcious.events import (
     CHECK_REQUEST_SUBJECT,
     CHECK_RESULT_SUBJECT,
@@ -26,6 +27,7 @@ from delinkcious.events import (
     link_subject,
     run_consumer,
 )
+from delinkcious.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from delinkcious.models import LinkCheckResult
 from delinkcious.timeutil import utcnow
 from link_service.store import LinkStore
@@ -56,18 +58,28 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publishes pending rows oldest first and stops at the first failure, so the
         events of one link never overtake each other. Returns how many went out."""
-        events = await asyncio.to_thread(self._store.pending_events, self._batch)
+        entries = await asyncio.to_thread(self._store.pending_outbox, self._batch)
         published: list[str] = []
         try:
-            for event in events:
-                await self._bus.publish(
-                    link_subject(event.event_type.value), event.model_dump_json().encode(), event.event_id
-                )
+            for entry in entries:
+                event = entry.event
+                # Published in the trace of the request that wrote the row.
+                with tracing.continued(tracing.restore(entry.trace_context)):
+                    await self._bus.publish(
+                        link_subject(event.event_type.value), event.model_dump_json().encode(), event.event_id
+                    )
                 published.append(event.event_id)
         finally:
             if published:
                 await asyncio.to_thread(self._store.mark_published, published, utcnow())
         return len(published)
+
+    async def observe_backlog(self) -> None:
+        """Sets the backlog gauges; they keep growing while NATS is away, which is when
+        they matter."""
+        count, oldest = await asyncio.to_thread(self._store.outbox_backlog)
+        OUTBOX_BACKLOG.set(count)
+        OUTBOX_OLDEST_AGE.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
     async def run(self, stop: asyncio.Event, retention: timedelta) -> None:
         self._loop = asyncio.get_running_loop()
@@ -82,6 +94,8 @@ class OutboxRelay:
                     next_purge = self._loop.time() + 600
             except Exception as exc:  # NATS away or the database busy: rows wait
                 log.info("outbox relay waiting", extra={"reason": f"{type(exc).__name__}: {exc}"})
+            with contextlib.suppress(Exception):  # the database away: the gauges keep their values
+                await self.observe_backlog()
             if sent == self._batch:
                 continue  # more are waiting
             with contextlib.suppress(TimeoutError):

@@ -9,6 +9,7 @@ import signal
 
 from delinkcious.logging import configure_logging
 from delinkcious.settings import load_settings
+from delinkcious.tracing import configure_tracing
 from news_service.runtime import NewsManager
 from news_service.settings import NewsSettings
 
@@ -40,6 +41,7 @@ async def run(settings: NewsSettings) -> int:
 def main() -> None:
     settings = load_settings(NewsSettings)
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     raise SystemExit(asyncio.run(run(settings)))
 
 

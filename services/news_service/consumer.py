@@ -6,20 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from delinkcious.errors import InvalidArgument
 from delinkcious.events import ConsumerSpec, EventBus, Handler, link_subject, run_consumer
+from delinkcious.metrics import FANOUT_DURATION, FANOUT_FOLLOWERS
 from delinkcious.models import LinkEvent
 from news_service.service import NewsService
 
 log = logging.getLogger("news_service.consumer")
 
 # A fan-out to a very large following can outlast the ack wait; the handler renews the
-# message's lease after every page of followers, so the wait only bounds a stuck one.
-LINK_EVENTS = ConsumerSpec("LINKS", "news-manager", (link_subject(">"),), ack_wait_seconds=60)
+# message's lease after every page of followers, so the wait only bounds a stuck one,
+# and is short so that messages a killed instance had pulled come back soon.
+LINK_EVENTS = ConsumerSpec("LINKS", "news-manager", (link_subject(">"),), ack_wait_seconds=15)
 
 
 def link_event_handler(service: NewsService) -> Handler:
@@ -38,6 +41,7 @@ def link_event_handler(service: NewsService) -> Handler:
             with contextlib.suppress(Exception):  # a lost renewal only risks a redelivery
                 await msg.in_progress()
 
+        started = time.perf_counter()
         try:
             reached = await service.fan_out(event, progress=renew_lease)
         except InvalidArgument as exc:
@@ -46,6 +50,8 @@ def link_event_handler(service: NewsService) -> Handler:
                 extra={"event_id": event.event_id, "reason": exc.message},
             )
             return
+        FANOUT_DURATION.observe(time.perf_counter() - started)
+        FANOUT_FOLLOWERS.observe(reached)
         log.info(
             "link event delivered",
             extra={"event_id": event.event_id, "event_type": event.event_type.value, "followers": reached},

@@ -4,9 +4,11 @@ reading a user's news a page at a time. No gRPC, HTTP or NATS here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Protocol
 
 from delinkcious.errors import InvalidArgument
+from delinkcious.metrics import FEED_WRITES
 from delinkcious.models import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -30,7 +32,9 @@ Progress = Callable[[], Awaitable[None]]
 class FollowerDirectory(Protocol):
     """Who follows a user, a page at a time (social-graph-manager in production)."""
 
-    async def followers_page(self, username: str, page_size: int, start_token: str) -> FollowersPage: ...
+    async def followers_page(
+        self, username: str, page_size: int, start_token: str, followed_before: datetime | None = None
+    ) -> FollowersPage: ...
 
 
 def _valid_username(username: str, field: str) -> str:
@@ -61,9 +65,13 @@ class NewsService:
         _valid_username(event.username, "username")
         reached, token = 0, ""
         while True:
-            page = await self._directory.followers_page(event.username, self._followers_page_size, token)
+            # Who followed the author when the event happened, not when it is delivered.
+            page = await self._directory.followers_page(
+                event.username, self._followers_page_size, token, followed_before=event.timestamp
+            )
             if page.followers:
                 await self._store.add(event, page.followers)
+                FEED_WRITES.inc(len(page.followers))
                 reached += len(page.followers)
             if progress is not None:
                 await progress()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from delinkcious.errors import NotFound, Unauthenticated
+from delinkcious.metrics import TOKEN_VALIDATIONS
 from delinkcious.models import Identity, IssuedToken, TokenOwner, User
 from delinkcious.timeutil import utcnow
 from user_service.store import UserStore
@@ -49,11 +50,15 @@ class UserService:
     def validate_token(self, token: str) -> TokenOwner:
         stored = self._store.get_token(hash_token(token)) if token else None
         if stored is None:
+            TOKEN_VALIDATIONS.labels("unknown").inc()
             raise Unauthenticated("unknown access token")
         if stored.revoked:
+            TOKEN_VALIDATIONS.labels("revoked").inc()
             raise Unauthenticated("access token was revoked")
         if stored.expires_at <= self._clock():
+            TOKEN_VALIDATIONS.labels("expired").inc()
             raise Unauthenticated("access token has expired")
+        TOKEN_VALIDATIONS.labels("valid").inc()
         return TokenOwner(username=stored.username, expires_at=stored.expires_at)
 
     def revoke_token(self, token: str) -> None:

@@ -7,7 +7,7 @@ import json
 import grpc
 
 from delinkcious.errors import InvalidArgument
-from delinkcious.grpcutil import caller_metadata, error_from_rpc
+from delinkcious.grpcutil import ClientTelemetryInterceptor, caller_metadata, error_from_rpc
 from delinkcious.models import MAX_PAGE_SIZE, NewsPage
 from delinkcious.news.convert import page_from_proto
 from delinkcious.news.v1 import news_pb2, news_pb2_grpc
@@ -45,6 +45,7 @@ class NewsClient:
                 ("grpc.enable_retries", 1),
                 ("grpc.keepalive_time_ms", 30_000),
             ],
+            interceptors=[ClientTelemetryInterceptor(self.service)],
         )
         self._stub = news_pb2_grpc.NewsServiceStub(self._channel)
         self._metadata = caller_metadata(caller_token)

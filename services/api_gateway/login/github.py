@@ -18,7 +18,9 @@ from api_gateway.login.flow import REDIRECT_RESPONSES, check_callback, context, 
 from api_gateway.login.outbound import json_of, send, token_response
 from api_gateway.routes.account import LoginResponse, issue_login
 from delinkcious.errors import Unauthenticated, Unavailable
+from delinkcious.metrics import LOGIN_ATTEMPTS
 from delinkcious.models import Identity
+from delinkcious.observability import counted_outcome
 
 PROVIDER = "github"
 LABEL = "GitHub"
@@ -64,6 +66,7 @@ async def github_login(login: Login) -> RedirectResponse:
 
 @router.get(
     "/login/github/callback",
+    dependencies=[counted_outcome(LOGIN_ATTEMPTS, provider=PROVIDER)],
     responses=errors(401, 409, 503),
     summary="Finish signing in with GitHub",
 )

@@ -17,6 +17,8 @@ from api_gateway.login.flow import REDIRECT_RESPONSES, check_callback, context, 
 from api_gateway.login.oidc_client import LABEL, OidcClient
 from api_gateway.routes.account import LoginResponse, issue_login
 from delinkcious.errors import Unauthenticated, Unavailable
+from delinkcious.metrics import LOGIN_ATTEMPTS
+from delinkcious.observability import counted_outcome
 
 PROVIDER = "oidc"
 PROFILE_CLAIMS = ("preferred_username", "name", "email")
@@ -56,6 +58,7 @@ async def oidc_login(login: Login) -> RedirectResponse:
 
 @router.get(
     "/login/oidc/callback",
+    dependencies=[counted_outcome(LOGIN_ATTEMPTS, provider=PROVIDER)],
     responses=errors(401, 409, 503),
     summary="Finish signing in with the OpenID Connect provider",
 )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Request, Response
-from pydantic import AfterValidator, BaseModel
+from pydantic import BaseModel
 
 from api_gateway.auth import TokenCache, current_user, presented_token
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
-from delinkcious.models import Identity, Strict, normalize_username
+from delinkcious.metrics import LOGIN_ATTEMPTS
+from delinkcious.models import AnyCaseUsername, Identity, Strict
 from delinkcious.models import User as UserModel
+from delinkcious.observability import counted_outcome
 
 router = APIRouter(tags=["account"])
 
@@ -47,14 +47,17 @@ async def logout(request: Request, users: Users) -> Response:
 
 
 class DevLogin(Strict):
-    username: Annotated[str, AfterValidator(normalize_username)]
+    username: AnyCaseUsername
 
 
 dev_router = APIRouter(tags=["login"])
 
 
 @dev_router.post(
-    "/login/dev", responses=errors(400, 409, 503), summary="Development login (DEV_LOGIN=true only)"
+    "/login/dev",
+    dependencies=[counted_outcome(LOGIN_ATTEMPTS, provider="dev")],
+    responses=errors(400, 409, 503),
+    summary="Development login (DEV_LOGIN=true only)",
 )
 async def dev_login(body: DevLogin, users: Users) -> LoginResponse:
     """Issues a token for that username, creating the user if needed. Never enabled by
