@@ -64,22 +64,34 @@ class SocialGraphService:
         return await asyncio.to_thread(self._store.followers, _valid(username, "username"))
 
     async def followers_page(
-        self, username: str, page_size: int = DEFAULT_FOLLOWERS_PAGE, start_token: str = ""
+        self,
+        username: str,
+        page_size: int = DEFAULT_FOLLOWERS_PAGE,
+        start_token: str = "",
+        followed_before: datetime | None = None,
     ) -> FollowersPage:
         """One page of followers in name order. The token holds the last name returned,
-        so follows and unfollows between pages never repeat or skip anyone else."""
+        so follows and unfollows between pages never repeat or skip anyone else.
+        `followed_before` keeps only those who followed by then (the news of an event
+        goes to who followed the author when it happened, not when it is delivered)."""
         _valid(username, "username")
         if not MIN_FOLLOWERS_PAGE <= page_size <= MAX_FOLLOWERS_PAGE:
             raise InvalidArgument(f"page_size must be between {MIN_FOLLOWERS_PAGE} and {MAX_FOLLOWERS_PAGE}")
         # The token is bound to this listing: one for another user's followers is refused.
-        query = {"list": "followers", "of": username}
+        query = {
+            "list": "followers",
+            "of": username,
+            **({"before": followed_before.isoformat()} if followed_before else {}),
+        }
         after = None
         if start_token:
             after = self._tokens.decode(start_token, query)
             if not isinstance(after, str):
                 raise InvalidArgument("start_token is not a valid page token")
         # One row more than asked says whether another page exists, without a count.
-        names = await asyncio.to_thread(self._store.followers_after, username, after, page_size + 1)
+        names = await asyncio.to_thread(
+            self._store.followers_after, username, after, page_size + 1, followed_before
+        )
         page, more = names[:page_size], len(names) > page_size
         token = self._tokens.encode(page[-1], query) if more else ""
         return FollowersPage(followers=page, next_page_token=token)

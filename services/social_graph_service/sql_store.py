@@ -65,10 +65,14 @@ class SqlSocialGraphStore:
         with self._sessions() as s:
             return list(s.execute(query).scalars())
 
-    def followers_after(self, username: str, after: str | None, limit: int) -> list[str]:
+    def followers_after(
+        self, username: str, after: str | None, limit: int, followed_before: datetime | None = None
+    ) -> list[str]:
         # Keyset, never OFFSET: the database seeks to `after` in the index instead of
         # reading and discarding every earlier follower.
         query = sa.select(follows.c.follower).where(follows.c.followed == username)
+        if followed_before is not None:
+            query = query.where(follows.c.created_at <= followed_before)
         if after is not None:
             query = query.where(follows.c.follower > after)
         query = query.order_by(follows.c.follower).limit(limit)

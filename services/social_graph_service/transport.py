@@ -11,6 +11,7 @@ from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import AwareDatetime
 
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
@@ -79,8 +80,9 @@ async def followers_page(
     service: ServiceDep,
     page_size: Annotated[int, Query(ge=MIN_FOLLOWERS_PAGE, le=MAX_FOLLOWERS_PAGE)] = DEFAULT_FOLLOWERS_PAGE,
     start_token: Annotated[str, Query(max_length=MAX_PAGE_TOKEN_LENGTH)] = "",
+    followed_before: Annotated[AwareDatetime | None, Query()] = None,
 ) -> FollowersPage:
-    return await service.followers_page(username, page_size, start_token)
+    return await service.followers_page(username, page_size, start_token, followed_before)
 
 
 def migrate(settings: SocialGraphSettings) -> None:

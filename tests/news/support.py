@@ -72,7 +72,9 @@ class FakeFollowers:
         self.calls: list[tuple[str, int, str]] = []
         self.failures = failures
 
-    async def followers_page(self, username: str, page_size: int, start_token: str) -> FollowersPage:
+    async def followers_page(
+        self, username: str, page_size: int, start_token: str, followed_before: datetime | None = None
+    ) -> FollowersPage:
         self.calls.append((username, page_size, start_token))
         if self.failures > 0:
             self.failures -= 1

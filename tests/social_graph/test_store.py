@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -76,7 +76,20 @@ def keeps_users_apart(store: SocialGraphStore) -> None:
     assert store.following("bob") == ["alice"]
 
 
+def cuts_off_at_the_moment_of_following(store: SocialGraphStore) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    store.follow("early", "author", t0)
+    store.follow("late", "author", t0 + timedelta(seconds=10))
+    assert store.followers_after("author", None, 10) == ["early", "late"]
+    assert store.followers_after("author", None, 10, followed_before=t0 + timedelta(seconds=5)) == ["early"]
+    assert store.followers_after("author", None, 10, followed_before=t0) == ["early"]
+    assert store.followers_after("author", None, 10, followed_before=t0 - timedelta(seconds=1)) == []
+    store.follow("early", "author", t0 + timedelta(seconds=20))  # following again keeps the first time
+    assert store.followers_after("author", None, 10, followed_before=t0 + timedelta(seconds=5)) == ["early"]
+
+
 CASES: list[Callable[[SocialGraphStore], None]] = [
+    cuts_off_at_the_moment_of_following,
     follows_idempotently,
     unfollows_idempotently,
     direction_matters,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
 from delinkcious.clients.base import ServiceClient
@@ -30,9 +31,15 @@ class SocialGraphClient(ServiceClient):
         return (await self.get_model(Followers, f"/users/{_seg(username)}/followers")).followers
 
     async def followers_page(
-        self, username: str, page_size: int | None = None, start_token: str = ""
+        self,
+        username: str,
+        page_size: int | None = None,
+        start_token: str = "",
+        followed_before: datetime | None = None,
     ) -> FollowersPage:
         params: dict[str, str | int] = {}
+        if followed_before is not None:
+            params["followed_before"] = followed_before.isoformat()
         if page_size is not None:
             params["page_size"] = page_size
         if start_token:
