@@ -6,6 +6,8 @@ Flags make it misbehave in the ways the runner must handle:
   --ignore-term    ignore SIGTERM (the runner must escalate to SIGKILL)
   --grandchild     start a long-lived process in the same process group
   --stubborn-grandchild   the same, but the grandchild ignores SIGTERM
+  --reach-on-term VAR     on SIGTERM, wait a moment, then say whether the server at
+                          the URL in $VAR still accepts connections
 """
 
 from __future__ import annotations
@@ -13,9 +15,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+def report_reach(var: str) -> None:
+    # Long enough for a server signalled at the same moment to have exited.
+    time.sleep(0.5)
+    url = urlsplit(os.environ[var])
+    try:
+        socket.create_connection((url.hostname or "", url.port or 0), timeout=2).close()
+        print(f"fake: {var} still reachable at shutdown", flush=True)
+    except OSError:
+        print(f"fake: {var} gone at shutdown", flush=True)
 
 
 def main() -> None:
@@ -25,6 +41,7 @@ def main() -> None:
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--grandchild", action="store_true")
     parser.add_argument("--stubborn-grandchild", action="store_true")
+    parser.add_argument("--reach-on-term", metavar="VAR")
     args = parser.parse_args()
 
     if args.exit is not None:
@@ -33,7 +50,13 @@ def main() -> None:
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+        def on_term(*_: object) -> None:
+            if args.reach_on_term:
+                report_reach(args.reach_on_term)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, on_term)
     if args.grandchild or args.stubborn_grandchild:
         ignore = "signal.signal(signal.SIGTERM, signal.SIG_IGN); " if args.stubborn_grandchild else ""
         subprocess.Popen([sys.executable, "-c", f"import signal, time; {ignore}time.sleep(3600)"])

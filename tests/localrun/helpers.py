@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from delinkcious.localrun.catalog import PYTHON, SERVICES, ServiceDef
+from delinkcious.localrun.catalog import PYTHON, SERVICES, ServiceDef, select
+from delinkcious.localrun.plan import ProcessSpec, plan, secret_names
 from delinkcious.localrun.ports import free_port
+from delinkcious.localrun.secretfile import SECRETS_FILE, LocalSecrets, load_or_create
 
 FAKE = str(Path(__file__).with_name("fake_service.py"))
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -14,17 +16,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def caller_env(**extra: str) -> dict[str, str]:
     """This process's environment without anything that would steer the runner
-    (database URLs, pinned ports, a data folder), plus `extra`."""
-    steering = {"DELINKCIOUS_DATA_DIR"} | {s.port_env for s in SERVICES}
-    steering |= {s.database_env for s in SERVICES if s.database_env}
+    (pinned ports, database and broker URLs, local defaults, a data folder), plus `extra`."""
+    steering = {"DELINKCIOUS_DATA_DIR", "DELINKCIOUS_READY_TIMEOUT", "SESSION_SECRET"}
+    steering |= {s.port_env for s in SERVICES}
+    steering |= {
+        v for s in SERVICES for v in (s.database_env, s.url_env, s.http_port_env, s.http_pin_env) if v
+    }
+    steering |= {var for s in SERVICES for var, _ in s.local_defaults}
     env = {k: v for k, v in os.environ.items() if k not in steering}
     env.update(extra)
     return env
 
 
 def pinned_ports() -> dict[str, str]:
-    """A free port for every service in the table, so no test touches 8080 and the like."""
-    return {s.port_env: str(free_port()) for s in SERVICES}
+    """A free port for every port of the table, so no test touches 8080 and the like,
+    nor a port another run is about to take."""
+    ports = {s.port_env: str(free_port()) for s in SERVICES}
+    ports |= {s.http_pin_env: str(free_port()) for s in SERVICES if s.http_pin_env}
+    return ports
 
 
 def fake(name: str, *flags: str, default_port: int | None = None) -> ServiceDef:
@@ -64,3 +73,23 @@ def group_members(pgid: int) -> set[int]:
 
 def group_running(pgid: int) -> bool:
     return bool(group_members(pgid))
+
+
+def planned(
+    data_dir: Path, secrets: LocalSecrets, only: set[str] | None = None, **env: str
+) -> dict[str, ProcessSpec]:
+    """The runner's plan for `only` (default: everything), every port pinned to a free
+    one unless `env` says otherwise, by service name."""
+    result = plan(
+        select(SERVICES, only),
+        data_dir=data_dir,
+        env=caller_env(**{**pinned_ports(), **env}),
+        secrets=secrets,
+    )
+    return {spec.name: spec for spec in result}
+
+
+def table_secrets(data_dir: Path) -> LocalSecrets:
+    """The secrets file a run of the whole table creates (or reuses) in `data_dir`."""
+    callers, page_keys = secret_names(SERVICES)
+    return load_or_create(data_dir / SECRETS_FILE, callers, page_keys)

@@ -9,34 +9,16 @@ from pathlib import Path
 import pytest
 
 from delinkcious.localrun.catalog import SERVICES, select
-from delinkcious.localrun.plan import PlanError, ProcessSpec, plan, secret_names
-from delinkcious.localrun.secretfile import LocalSecrets, load_or_create
+from delinkcious.localrun.plan import PlanError, plan
+from delinkcious.localrun.secretfile import LocalSecrets
 from delinkcious.localrun.system import default_data_dir
-from tests.localrun.helpers import REPO_ROOT, caller_env, pinned_ports
-
-
-@pytest.fixture
-def secrets(tmp_path: Path) -> LocalSecrets:
-    callers, page_keys = secret_names(SERVICES)
-    return load_or_create(tmp_path / "secrets.json", callers, page_keys)
-
-
-def specs_for(
-    tmp_path: Path, secrets: LocalSecrets, only: set[str] | None = None, **env: str
-) -> dict[str, ProcessSpec]:
-    result = plan(
-        select(SERVICES, only),
-        data_dir=tmp_path,
-        env=caller_env(**pinned_ports(), **env),
-        secrets=secrets,
-    )
-    return {spec.name: spec for spec in result}
+from tests.localrun.helpers import REPO_ROOT, caller_env, pinned_ports, planned
 
 
 def test_every_service_is_planned_with_its_module_host_and_port(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
-    specs = specs_for(tmp_path, secrets)
+    specs = planned(tmp_path, secrets)
     assert list(specs) == [
         "nats",
         "redis",
@@ -67,7 +49,7 @@ def test_every_service_is_planned_with_its_module_host_and_port(
 
 
 def test_the_callers_environment_reaches_every_service(tmp_path: Path, secrets: LocalSecrets) -> None:
-    specs = specs_for(tmp_path, secrets, DLK_SOMETHING="kept", MAX_LINKS_PER_USER="3", LOG_LEVEL="DEBUG")
+    specs = planned(tmp_path, secrets, DLK_SOMETHING="kept", MAX_LINKS_PER_USER="3", LOG_LEVEL="DEBUG")
     for spec in specs.values():
         assert spec.env["DLK_SOMETHING"] == "kept"
         assert spec.env["LOG_LEVEL"] == "DEBUG"
@@ -82,13 +64,13 @@ def test_log_level_defaults_to_info(tmp_path: Path, secrets: LocalSecrets) -> No
 
 
 def test_calls_between_local_services_bypass_any_proxy(tmp_path: Path, secrets: LocalSecrets) -> None:
-    specs = specs_for(tmp_path, secrets, NO_PROXY="corp.example")
+    specs = planned(tmp_path, secrets, NO_PROXY="corp.example")
     for spec in specs.values():
         assert spec.env["NO_PROXY"] == spec.env["no_proxy"] == "corp.example,127.0.0.1,localhost"
 
 
 def test_databases_default_to_sqlite_files_in_the_data_folder(tmp_path: Path, secrets: LocalSecrets) -> None:
-    specs = specs_for(tmp_path, secrets)
+    specs = planned(tmp_path, secrets)
     data = tmp_path.resolve()
     assert specs["link-manager"].env["LINK_MANAGER_DATABASE_URL"] == f"sqlite:///{data}/link_manager.db"
     assert specs["user-manager"].env["USER_MANAGER_DATABASE_URL"] == f"sqlite:///{data}/user_manager.db"
@@ -100,7 +82,7 @@ def test_a_database_url_from_the_caller_replaces_the_sqlite_default(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
     url = "postgresql://dlk@127.0.0.1:5432/link_manager"
-    specs = specs_for(tmp_path, secrets, LINK_MANAGER_DATABASE_URL=url)
+    specs = planned(tmp_path, secrets, LINK_MANAGER_DATABASE_URL=url)
     assert specs["link-manager"].env["LINK_MANAGER_DATABASE_URL"] == url
     assert "database from LINK_MANAGER_DATABASE_URL" in specs["link-manager"].notes
     assert specs["user-manager"].env["USER_MANAGER_DATABASE_URL"].startswith("sqlite:///")
@@ -109,7 +91,7 @@ def test_a_database_url_from_the_caller_replaces_the_sqlite_default(
 def test_each_service_accepts_exactly_its_callers_with_the_shared_secrets(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
-    specs = specs_for(tmp_path, secrets)
+    specs = planned(tmp_path, secrets)
     accepted = {
         name: json.loads(spec.env["CALLER_TOKENS"])
         for name, spec in specs.items()
@@ -134,7 +116,7 @@ def test_each_service_accepts_exactly_its_callers_with_the_shared_secrets(
 def test_social_graph_presents_the_secret_user_manager_expects_at_its_url(
     tmp_path: Path, secrets: LocalSecrets
 ) -> None:
-    specs = specs_for(tmp_path, secrets)
+    specs = planned(tmp_path, secrets)
     social, users = specs["social-graph-manager"].env, specs["user-manager"]
     assert social["CALLER_TOKEN"] == json.loads(users.env["CALLER_TOKENS"])["social-graph-manager"]
     assert social["USER_MANAGER_URL"] == users.url
@@ -142,7 +124,7 @@ def test_social_graph_presents_the_secret_user_manager_expects_at_its_url(
 
 
 def test_page_token_keys_are_per_service(tmp_path: Path, secrets: LocalSecrets) -> None:
-    specs = specs_for(tmp_path, secrets)
+    specs = planned(tmp_path, secrets)
     link, social = specs["link-manager"].env, specs["social-graph-manager"].env
     assert link["PAGE_TOKEN_KEY"] == secrets.page_token_keys["link-manager"]
     assert social["PAGE_TOKEN_KEY"] == secrets.page_token_keys["social-graph-manager"]
@@ -150,17 +132,15 @@ def test_page_token_keys_are_per_service(tmp_path: Path, secrets: LocalSecrets) 
 
 
 def test_a_selection_plans_only_the_named_services(tmp_path: Path, secrets: LocalSecrets) -> None:
-    assert list(specs_for(tmp_path, secrets, only={"user-manager"})) == ["user-manager"]
+    assert list(planned(tmp_path, secrets, only={"user-manager"})) == ["user-manager"]
     with pytest.raises(ValueError, match="unknown service api-gatewy"):
         select(SERVICES, {"api-gatewy"})
 
 
 def test_a_service_whose_dependency_is_left_out_needs_its_url(tmp_path: Path, secrets: LocalSecrets) -> None:
     with pytest.raises(PlanError, match=r"social-graph-manager needs user-manager: .* set USER_MANAGER_URL"):
-        specs_for(tmp_path, secrets, only={"social-graph-manager"})
-    given = specs_for(
-        tmp_path, secrets, only={"social-graph-manager"}, USER_MANAGER_URL="http://10.1.2.3:7070"
-    )
+        planned(tmp_path, secrets, only={"social-graph-manager"})
+    given = planned(tmp_path, secrets, only={"social-graph-manager"}, USER_MANAGER_URL="http://10.1.2.3:7070")
     assert given["social-graph-manager"].env["USER_MANAGER_URL"] == "http://10.1.2.3:7070"
 
 

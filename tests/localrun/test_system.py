@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from delinkcious.localrun import LocalSystem, StartupError
+from delinkcious.localrun.catalog import PYTHON, ServiceDef
 from delinkcious.localrun.lock import RunLock
+from delinkcious.localrun.ports import free_port
 from tests.localrun.helpers import caller_env, fake, group_members, group_running, pinned_ports, running
 
 
@@ -168,3 +171,37 @@ def test_service_output_is_printed_with_its_name(tmp_path: Path) -> None:
         pid = system.pids["alpha"]
     assert re.search(rf"^alpha    \| fake: listening on \d+ as {pid}$", out.getvalue(), re.M), out.getvalue()
     assert "localrun | alpha is ready on http://127.0.0.1:" in out.getvalue()
+
+
+def test_brokers_stop_after_the_services_that_use_them(tmp_path: Path) -> None:
+    # Listed first, as NATS and Redis are: still stopped last.
+    broker = replace(fake("broker"), url_env="BROKER_URL", ready_path=None, ready_tcp=True)
+    user = replace(fake("user", "--reach-on-term", "BROKER_URL"), uses=(("BROKER_URL", "broker"),))
+    out = io.StringIO()
+    with LocalSystem(tmp_path, env=caller_env(), services=(broker, user), out=out) as system:
+        assert [spec.infrastructure for spec in system.specs] == [True, False]
+    assert "fake: BROKER_URL still reachable at shutdown" in out.getvalue(), out.getvalue()
+
+
+def test_a_broker_is_ready_once_its_port_accepts_connections(tmp_path: Path) -> None:
+    # The fake speaks HTTP, but a TCP-ready entry is never asked anything.
+    broker = replace(fake("broker", "--not-ready"), ready_path=None, ready_tcp=True)
+    with LocalSystem(tmp_path, env=caller_env(), services=(broker,), out=io.StringIO()) as system:
+        assert system.specs[0].ready_url == f"tcp://127.0.0.1:{system.specs[0].port}"
+
+
+def test_a_broker_that_never_listens_times_out_naming_its_port(tmp_path: Path) -> None:
+    silent = ServiceDef(
+        name="silent",
+        argv=(PYTHON, "-c", "import time; time.sleep(600)"),
+        default_port=free_port(),
+        port_env="SILENT_PORT",
+        ready_path=None,
+        ready_tcp=True,
+    )
+    system = LocalSystem(tmp_path, env=caller_env(), services=(silent,), ready_timeout=1, out=io.StringIO())
+    with pytest.raises(
+        StartupError, match=r"silent was not ready after 1 s \(connect to tcp://127\.0\.0\.1:\d+: .*refused"
+    ):
+        system.start()
+    assert system.pids == {}

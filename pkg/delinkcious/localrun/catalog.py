@@ -32,8 +32,9 @@ class ServiceDef:
     url_env: str | None = None
     ready_tcp: bool = False  # ready once the port accepts connections
     # A second, HTTP port for health and metrics (news-manager serves gRPC on the first).
-    http_port_env: str | None = None
+    http_port_env: str | None = None  # the variable the service reads it from
     http_default_port: int = 0
+    http_pin_env: str | None = None  # set it to pin that port, as port_env does the first
     # Defaults for the local run only; the caller's environment wins. "{port}" and
     # "{url}" are this service's port and URL.
     local_defaults: tuple[tuple[str, str], ...] = ()
@@ -122,6 +123,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         ),
         http_port_env="HTTP_PORT",
         http_default_port=6061,
+        http_pin_env="NEWS_MANAGER_HTTP_PORT",
     ),
     ServiceDef(
         name="link-checker",

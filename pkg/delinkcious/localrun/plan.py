@@ -28,14 +28,15 @@ class ProcessSpec:
     url: str  # where the service listens
     ready_url: str | None  # polled until it answers 200
     notes: tuple[str, ...]  # printed at start: port fallbacks, which database
+    infrastructure: bool = False  # NATS, Redis: stopped after the services that use them
 
 
-def _explicit_port(service: ServiceDef, env: Mapping[str, str]) -> int | None:
-    raw = env.get(service.port_env, "").strip()
+def _explicit_port(var: str | None, env: Mapping[str, str]) -> int | None:
+    raw = env.get(var, "").strip() if var else ""
     if not raw:
         return None
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise PlanError(f"{service.port_env}={raw!r} is not a port number")
+        raise PlanError(f"{var}={raw!r} is not a port number")
     return int(raw)
 
 
@@ -45,7 +46,8 @@ def _choose_ports(
     chosen: dict[str, tuple[int, str | None]] = {}
     taken: set[int] = set()
     # Pinned ports first, so a fallback port never lands on one of them.
-    pinned = {s.name: p for s in services if (p := _explicit_port(s, env)) is not None}
+    pinned = {s.name: p for s in services if (p := _explicit_port(s.port_env, env)) is not None}
+    pinned_http = {p for s in services if (p := _explicit_port(s.http_pin_env, env)) is not None}
     for service in services:
         port = pinned.get(service.name)
         if port is None:
@@ -57,7 +59,7 @@ def _choose_ports(
     for service in services:
         if service.name in chosen:
             continue
-        port = pick_port(service.default_port, taken | set(pinned.values()))
+        port = pick_port(service.default_port, taken | set(pinned.values()) | pinned_http)
         note = None if port == service.default_port else f"port {service.default_port} is taken, using {port}"
         taken.add(port)
         chosen[service.name] = (port, note)
@@ -84,7 +86,7 @@ def plan(
     # Infrastructure the caller already runs (its URL variable is set) is not started.
     services = tuple(s for s in services if not (s.url_env and env.get(s.url_env)))
     ports = _choose_ports(services, env)
-    http_ports = _choose_http_ports(services, {p for p, _ in ports.values()})
+    http_ports = _choose_http_ports(services, env, {p for p, _ in ports.values()})
     url = {s.name: _address(s, ports[s.name][0]) for s in services}
     specs = []
     for service in services:
@@ -98,7 +100,8 @@ def plan(
             child.setdefault("SESSION_SECRET", secrets.page_token_keys[f"{service.name}.session"])
         ready_url = f"{url[service.name]}{service.ready_path}" if service.ready_path else None
         if service.http_port_env:
-            http_port = http_ports[service.name]
+            http_port, http_note = http_ports[service.name]
+            notes += [http_note] if http_note else []
             child[service.http_port_env] = str(http_port)
             ready_url = f"http://{LOCAL_HOST}:{http_port}/readyz"
         if service.ready_tcp:
@@ -136,6 +139,7 @@ def plan(
                 url=url[service.name],
                 ready_url=ready_url,
                 notes=tuple(notes),
+                infrastructure=service.url_env is not None,
             )
         )
     return specs
@@ -157,12 +161,26 @@ def _arg(arg: str, port: int, data_dir: Path) -> str:
     )
 
 
-def _choose_http_ports(services: tuple[ServiceDef, ...], taken: set[int]) -> dict[str, int]:
-    chosen = {}
+def _choose_http_ports(
+    services: tuple[ServiceDef, ...], env: Mapping[str, str], taken: set[int]
+) -> dict[str, tuple[int, str | None]]:
+    # Chosen after the main ports, which it must not collide with; a pinned one
+    # was already kept out of their fallbacks.
+    chosen: dict[str, tuple[int, str | None]] = {}
     for service in services:
-        if service.http_port_env:
-            chosen[service.name] = pick_port(service.http_default_port, taken)
-            taken.add(chosen[service.name])
+        if not service.http_port_env:
+            continue
+        port = _explicit_port(service.http_pin_env, env)
+        note = None
+        if port is not None:
+            if port in taken or not is_free(port):
+                raise PlanError(f"{service.name}: port {port} ({service.http_pin_env}) is already in use")
+        else:
+            port = pick_port(service.http_default_port, taken)
+            if port != service.http_default_port:
+                note = f"HTTP port {service.http_default_port} is taken, using {port}"
+        taken.add(port)
+        chosen[service.name] = (port, note)
     return chosen
 
 

@@ -129,16 +129,10 @@ class LocalSystem:
         alive = [c for c in reversed(self._children) if c.proc.poll() is None]
         if alive:
             self.printer.say(f"stopping {', '.join(c.spec.name for c in alive)}")
-        for child in alive:
-            signal_group(child.proc, signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_timeout
-        for child in alive:
-            try:
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.printer.say(f"{child.spec.name} did not stop in {self.stop_timeout:g} s, killing it")
-                signal_group(child.proc, signal.SIGKILL)
-                child.proc.wait()
+        # The services first, then NATS and Redis: a service still publishing or
+        # acknowledging while it shuts down must find its broker there.
+        self._terminate([c for c in alive if not c.spec.infrastructure])
+        self._terminate([c for c in alive if c.spec.infrastructure])
         for child in self._children:
             child.proc.wait()
             # Anything the service started in its group goes with it.
@@ -156,6 +150,19 @@ class LocalSystem:
         self._children = []
         self._lock.release()
 
+    def _terminate(self, children: list[_Child]) -> None:
+        """SIGTERM to each, together; SIGKILL to any still running after stop_timeout."""
+        for child in children:
+            signal_group(child.proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for child in children:
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.printer.say(f"{child.spec.name} did not stop in {self.stop_timeout:g} s, killing it")
+                signal_group(child.proc, signal.SIGKILL)
+                child.proc.wait()
+
     def __enter__(self) -> LocalSystem:
         self.start()
         return self
@@ -164,6 +171,28 @@ class LocalSystem:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signals one service's process group and waits for it to exit (fault drills)."""
+        child = self._child(name)
+        signal_group(child.proc, sig)
+        child.proc.wait(timeout=self.stop_timeout)
+
+    def restart(self, name: str) -> None:
+        """Stops one service if it still runs, starts it again with the same
+        configuration, and returns once it is ready."""
+        child = self._child(name)
+        if child.proc.poll() is None:
+            self.kill(name, signal.SIGTERM)
+        self._children.remove(child)
+        self._spawn(child.spec)
+        self._wait_ready()
+
+    def _child(self, name: str) -> _Child:
+        for child in self._children:
+            if child.spec.name == name:
+                return child
+        raise KeyError(f"{name} is not running under this runner")
 
     # -- details -----------------------------------------------------------
 
@@ -230,11 +259,13 @@ class LocalSystem:
             if pending and time.monotonic() > deadline:
                 child = next(iter(pending.values()))
                 name = child.spec.name
+                url = child.spec.ready_url
+                probe = "connect to" if url and url.startswith("tcp://") else "GET"
                 raise StartupError(
                     self._failure(
                         child,
                         f"was not ready after {self.ready_timeout:g} s "
-                        f"(GET {child.spec.ready_url}: {last.get(name, 'no answer')})",
+                        f"({probe} {url}: {last.get(name, 'no answer')})",
                     )
                 )
             if pending:
