@@ -28,11 +28,11 @@ OIDC_PROVIDER := tests/oidc_provider
 # npm ci writes node_modules/.package-lock.json, newer than the lock once installed.
 OIDC_PROVIDER_STAMP := $(OIDC_PROVIDER)/node_modules/.package-lock.json
 
-.PHONY: help install system-packages test lint fmt run clean clean-data
+.PHONY: help install system-packages test lint fmt run k8s bench clean clean-data
 
 help: ## List the targets
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [RUN_ARGS=...]"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(STAMP) ## Install what is missing (uv, the locked Python dependencies into .venv)
 
@@ -80,9 +80,64 @@ fmt: install ## Format the code and apply safe lint fixes
 run: install ## Start the whole system locally (data in .data/; Ctrl-C stops it)
 	$(PY) -m delinkcious.localrun $(RUN_ARGS)
 
+k8s: install ## Render k8s/ from the Helm chart (commit the result; a test checks they match)
+	$(PY) -m tests.deploy.render_k8s
+
+BENCH_ARGS ?=
+bench: install ## Benchmark the local system (throughput, latency, news delay, memory) into docs/benchmarks.md
+	$(PY) -m scripts.bench --out docs/benchmarks.md $(BENCH_ARGS)
+
 clean: ## Remove caches (keeps .venv and the local run's data)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build htmlcov .coverage
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 clean-data: ## Remove the local run's data folder (databases and secrets)
 	rm -rf "$(DATA_DIR)"
+
+# --- Kubernetes: images, Minikube, Argo CD (docs/deploying.md) -----------------------
+# `make deploy` settings; DEPLOY_TAG defaults to the commit (plus a timestamp when the
+# work tree has changes, so each deploy of uncommitted code rolls the pods).
+DEPLOY_NAMESPACE ?= delinkcious
+DEPLOY_TAG ?=
+DEPLOY_HELM_ARGS ?=
+
+.PHONY: images deploy argocd-bootstrap
+
+images: ## Build one image per service (REGISTRY, TAG, PUSH=1, DRY_RUN=1 pass through)
+	scripts/build-images.sh
+
+deploy: ## Build the images into Minikube, helm upgrade --install, wait, print the gateway URL
+	@for tool in minikube helm kubectl docker; do \
+	  command -v $$tool >/dev/null 2>&1 || { echo "make deploy needs '$$tool' on PATH (docs/deploying.md)"; exit 1; }; \
+	done
+	@minikube status >/dev/null 2>&1 || { echo "Minikube is not running: start it with 'minikube start' (docs/deploying.md)"; exit 1; }
+	@tag="$(DEPLOY_TAG)"; \
+	if [ -z "$$tag" ]; then \
+	  tag="$$(git rev-parse --short=7 HEAD)"; \
+	  git diff --quiet HEAD -- || tag="$$tag-dev$$(date +%s)"; \
+	fi; \
+	echo "deploy: building images $$tag inside Minikube"; \
+	eval "$$(minikube docker-env)"; \
+	TAG="$$tag" scripts/build-images.sh; \
+	echo "deploy: installing helm/delinkcious into namespace $(DEPLOY_NAMESPACE)"; \
+	helm upgrade --install delinkcious helm/delinkcious --namespace $(DEPLOY_NAMESPACE) --create-namespace \
+	  --set global.image.tag="$$tag" --set global.image.pullPolicy=IfNotPresent \
+	  --wait --timeout 10m $(DEPLOY_HELM_ARGS); \
+	for d in $$(kubectl -n $(DEPLOY_NAMESPACE) get deployments -o name); do \
+	  kubectl -n $(DEPLOY_NAMESPACE) rollout status "$$d" --timeout 5m; \
+	done; \
+	type="$$(kubectl -n $(DEPLOY_NAMESPACE) get service api-gateway -o jsonpath='{.spec.type}')"; \
+	echo; \
+	if [ "$$type" = NodePort ] || [ "$$type" = LoadBalancer ]; then \
+	  port="$$(kubectl -n $(DEPLOY_NAMESPACE) get service api-gateway -o jsonpath='{.spec.ports[0].nodePort}')"; \
+	  echo "Gateway: http://$$(minikube ip):$$port  (or: minikube service api-gateway -n $(DEPLOY_NAMESPACE) --url)"; \
+	else \
+	  echo "Gateway: run  kubectl -n $(DEPLOY_NAMESPACE) port-forward service/api-gateway 5000:5000"; \
+	  echo "         then http://127.0.0.1:5000  (curl -s http://127.0.0.1:5000/healthz)"; \
+	fi
+
+argocd-bootstrap: ## Hand Delinkcious to the cluster's Argo CD (AppProject and root Application)
+	@command -v kubectl >/dev/null 2>&1 || { echo "make argocd-bootstrap needs 'kubectl' on PATH (docs/deploying.md)"; exit 1; }
+	@kubectl get crd applications.argoproj.io >/dev/null 2>&1 || { echo "Argo CD is not installed in this cluster: install it first (docs/deploying.md)"; exit 1; }
+	kubectl apply -n argocd -f argocd/project.yaml
+	kubectl apply -n argocd -f argocd/root.yaml

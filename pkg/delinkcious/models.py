@@ -108,7 +108,12 @@ def _strip(value: object) -> object:
 
 
 Username = Annotated[str, AfterValidator(check_username)]
-Url = Annotated[str, AfterValidator(check_url)]
+# What the public API accepts: any case, lowercased on the way in (as GitHub logins).
+AnyCaseUsername = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$"), AfterValidator(normalize_username)
+]
+# The pattern documents the shape in OpenAPI; check_url has the last word.
+Url = Annotated[str, Field(pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"), AfterValidator(check_url)]
 Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(no_nul)]
 Tags = Annotated[list[str], AfterValidator(normalize_tags)]

@@ -7,14 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator
 
 from api_gateway.deps import Social, User
 from api_gateway.docs import AUTHED, errors
-from delinkcious.models import Followers, Following, Strict, normalize_username
-
-# Usernames are lowercase; a follow of "Bob" means bob, as GitHub logins do.
-AnyCaseUsername = Annotated[str, AfterValidator(normalize_username)]
+from delinkcious.models import AnyCaseUsername, Followers, Following, Strict
 
 router = APIRouter(prefix="/v1", tags=["social graph"])
 

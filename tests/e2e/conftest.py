@@ -1,0 +1,125 @@
+"""The whole system, started through the same code path as `make run` (LocalSystem),
+with NATS and Redis servers the tests control so they can stop and restart them."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from delinkcious.localrun import LocalSystem
+from tests.servers import NatsServer, RedisServer, free_port
+
+PORT_VARS = (
+    "LINK_MANAGER_PORT",
+    "USER_MANAGER_PORT",
+    "SOCIAL_GRAPH_MANAGER_PORT",
+    "NEWS_MANAGER_PORT",
+    "LINK_CHECKER_PORT",
+    "GATEWAY_PORT",
+    "NEWS_MANAGER_HTTP_PORT",
+)
+
+
+@dataclass
+class RunningSystem:
+    local: LocalSystem
+    nats: NatsServer
+    redis: RedisServer
+    gateway: str
+    log: io.StringIO
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.gateway, headers=headers, timeout=10)
+
+    def login(self, username: str) -> str:
+        with self.client() as c:
+            response = c.post("/login/dev", json={"username": username})
+            assert response.status_code == 200, response.text
+            token: str = response.json()["access_token"]
+            return token
+
+
+@pytest.fixture(scope="package")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    nats, redis = NatsServer(), RedisServer()
+    nats.start()
+    redis.start()
+    env = dict(os.environ)
+    # Pinned free ports keep the run off ports a developer may be using (8080, 5000).
+    env.update({var: str(free_port()) for var in PORT_VARS})
+    env.update(
+        NATS_URL=nats.url,
+        REDIS_URL=redis.url,
+        LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true",
+        DELINKCIOUS_READY_TIMEOUT="90",
+        # Generous limits: the tests drive hundreds of requests per second as one user.
+        RATE_LIMIT_PER_SECOND="10000",
+        RATE_LIMIT_BURST="10000",
+    )
+    log = io.StringIO()
+    local = LocalSystem(tmp_path_factory.mktemp("system") / "data", env=env, out=log)
+    try:
+        urls = local.start()
+    except BaseException:
+        print(log.getvalue())
+        nats.close()
+        redis.close()
+        raise
+    running = RunningSystem(local, nats, redis, urls["api-gateway"], log)
+    try:
+        yield running
+    finally:
+        local.stop()
+        nats.close()
+        redis.close()
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """/title: 200 with a <title>; /plain: 200 HTML without one; anything else: 404."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/title"):
+            body = b"<html><head><title>A Page &amp; Its Title</title></head><body>hi</body></html>"
+            self.send_response(200)
+        elif self.path.startswith("/plain"):
+            body = b"<html><body>no title here</body></html>"
+            self.send_response(200)
+        else:
+            body = b"not found"
+            self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="package")
+def pages() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def unique(prefix: str) -> str:
+    """Usernames unique per test, since the system is shared by the package."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def data_dir(system: RunningSystem) -> Path:
+    return system.local.data_dir
