@@ -44,9 +44,68 @@ versions (a service's `enabled: false` must beat a default `true`). */}}
 {{- .Values.global.image.tag | default .Chart.AppVersion -}}
 {{- end -}}
 
-{{/* A service's image: <registry>/<service name>:<tag>. Context: dict root, name. */}}
+{{/* A service's image: <registry>/<service name>:<tag>. Context: dict root, name, and
+optionally tag (a track's own; empty: the release's). */}}
 {{- define "delinkcious.image" -}}
-{{- printf "%s/%s:%s" (.root.Values.global.image.registry | trimSuffix "/") .name (include "delinkcious.imageTag" .root) -}}
+{{- printf "%s/%s:%s" (.root.Values.global.image.registry | trimSuffix "/") .name (.tag | default (include "delinkcious.imageTag" .root)) -}}
+{{- end -}}
+
+{{/* A service's tracks, as a JSON list: the Deployments that run it. Each has deployment
+(its name), track (the pods' `track` label), tag (image tag), replicas, scaler ("hpa",
+"keda" or "": who owns the replica count) and serving (whether the Service selects it).
+  rolling (default)  one track, stable, named like the service
+  canary             stable, plus <name>-canary with canary.replicas and its own tag
+  blueGreen          <name>-blue and <name>-green; the Service serves the `active` one
+Context: dict root, svc. */}}
+{{- define "delinkcious.tracks" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $tag := include "delinkcious.imageTag" $root -}}
+{{- $autoscaler := "" -}}
+{{- if and (eq $svc.name "link-checker") $root.Values.linkChecker.keda.enabled -}}
+{{- $autoscaler = "keda" -}}
+{{- else if $svc.autoscaling.enabled -}}
+{{- $autoscaler = "hpa" -}}
+{{- end -}}
+{{- $tracks := list -}}
+{{- if $svc.blueGreen.enabled -}}
+{{- if $svc.canary.enabled -}}
+{{- fail (printf "services.%s: blueGreen and canary cannot both be enabled" $svc.name) -}}
+{{- end -}}
+{{- range $color := list "blue" "green" -}}
+{{- $cfg := get $svc.blueGreen $color -}}
+{{- $own := hasKey $cfg "replicas" -}}
+{{- $tracks = append $tracks (dict
+  "deployment" (printf "%s-%s" $svc.name $color)
+  "track" $color
+  "tag" ($cfg.image.tag | default $tag)
+  "replicas" (int (ternary $cfg.replicas $svc.replicas $own))
+  "scaler" (ternary "" $autoscaler $own)
+  "serving" (eq $svc.blueGreen.active $color)) -}}
+{{- end -}}
+{{- else -}}
+{{- $tracks = append $tracks (dict "deployment" $svc.name "track" "stable" "tag" $tag "replicas" (int $svc.replicas) "scaler" $autoscaler "serving" true) -}}
+{{- if $svc.canary.enabled -}}
+{{- $tracks = append $tracks (dict
+  "deployment" (printf "%s-canary" $svc.name)
+  "track" "canary"
+  "tag" ($svc.canary.image.tag | default $tag)
+  "replicas" (int $svc.canary.replicas)
+  "scaler" ""
+  "serving" true) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $tracks -}}
+{{- end -}}
+
+{{/* The OTLP/HTTP endpoint the services export spans to: the release's Jaeger, a collector
+of yours, or none. */}}
+{{- define "delinkcious.otlpEndpoint" -}}
+{{- if .Values.tracing.jaeger.enabled -}}
+{{- printf "http://%s-jaeger:4318" .Release.Name -}}
+{{- else -}}
+{{- .Values.tracing.otlpEndpoint | trimSuffix "/" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Labels. Context: dict root, name, component, version. */}}
@@ -181,6 +240,17 @@ http://127.0.0.1:5000
 {{- $_ := set $data "PORT" (toString $svc.port) -}}
 {{- if $svc.httpPort }}{{ $_ := set $data "HTTP_PORT" (toString $svc.httpPort) }}{{ end -}}
 {{- $_ := set $data "SHUTDOWN_GRACE_SECONDS" (toString $svc.shutdownGraceSeconds) -}}
+{{- with include "delinkcious.otlpEndpoint" $root -}}
+{{- range $key := list "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_SERVICE_NAME" -}}
+{{- if hasKey $svc.env $key -}}
+{{- fail (printf "services.%s.env.%s is set by the chart when tracing is on; remove it" $svc.name $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_ENDPOINT" . -}}
+{{- $_ := set $data "OTEL_SERVICE_NAME" $svc.name -}}
+{{- with $root.Values.tracing.sampler }}{{ $_ := set $data "OTEL_TRACES_SAMPLER" . }}{{ end -}}
+{{- with $root.Values.tracing.samplerArg }}{{ $_ := set $data "OTEL_TRACES_SAMPLER_ARG" (toString .) }}{{ end -}}
+{{- end -}}
 {{- range $callee := $svc.calls -}}
 {{- $target := get $root.Values.services $callee -}}
 {{- if eq ($target.protocol | default "http") "grpc" -}}
