@@ -25,17 +25,7 @@ from pathlib import Path
 import httpx
 
 from delinkcious.localrun import LocalSystem
-from tests.servers import NatsServer, RedisServer, free_port
-
-PORT_VARS = (
-    "LINK_MANAGER_PORT",
-    "USER_MANAGER_PORT",
-    "SOCIAL_GRAPH_MANAGER_PORT",
-    "NEWS_MANAGER_PORT",
-    "LINK_CHECKER_PORT",
-    "GATEWAY_PORT",
-    "NEWS_MANAGER_HTTP_PORT",
-)
+from tests.servers import NatsServer, RedisServer, isolated_system_env
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -91,15 +81,7 @@ async def run(seconds: float, concurrency: int) -> str:
     nats, redis = NatsServer(), RedisServer()
     nats.start()
     redis.start()
-    env = dict(os.environ)
-    env.update({var: str(free_port()) for var in PORT_VARS})
-    env.update(
-        NATS_URL=nats.url,
-        REDIS_URL=redis.url,
-        LOG_LEVEL="WARNING",
-        RATE_LIMIT_PER_SECOND="100000",
-        RATE_LIMIT_BURST="100000",
-    )
+    env = isolated_system_env(nats, redis, LOG_LEVEL="WARNING")
     data = Path(tempfile.mkdtemp(prefix="dlk-bench-"))
     system = LocalSystem(data, env=env, out=io.StringIO())
     urls = system.start()

@@ -21,6 +21,7 @@ from pydantic import (
     PlainSerializer,
 )
 
+from delinkcious.errors import InvalidArgument
 from delinkcious.timeutil import as_utc, rfc3339
 
 MAX_URL_LENGTH = 2048
@@ -46,6 +47,14 @@ def check_username(value: str) -> str:
     if not USERNAME_PATTERN.fullmatch(value):
         raise ValueError("a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'")
     return value
+
+
+def require_username(value: str, field: str = "username") -> str:
+    """check_username for business code: a bad name is an InvalidArgument naming the field."""
+    try:
+        return check_username(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}: {exc}") from None
 
 
 def normalize_username(value: str) -> str:

@@ -15,7 +15,7 @@ from delinkcious.models import (
     FollowersPage,
     LinkEvent,
     NewsPage,
-    check_username,
+    require_username,
 )
 from delinkcious.pagination import PageTokenCodec
 from news_service.store import MAX_SCORE, FeedStore, Position
@@ -37,13 +37,6 @@ class FollowerDirectory(Protocol):
     ) -> FollowersPage: ...
 
 
-def _valid_username(username: str, field: str) -> str:
-    try:
-        return check_username(username)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field}: {exc}") from None
-
-
 class NewsService:
     def __init__(
         self,
@@ -62,7 +55,7 @@ class NewsService:
         how many that was. Idempotent, so a failure part way is retried as a whole.
         `progress` is awaited after each page of followers (to keep a message's lease).
         InvalidArgument for an event that can never be delivered."""
-        _valid_username(event.username, "username")
+        require_username(event.username, "username")
         reached, token = 0, ""
         while True:
             # Who followed the author when the event happened, not when it is delivered.
@@ -83,7 +76,7 @@ class NewsService:
         """One page of the user's news, newest first. A page size of 0 means the default.
         The page token holds the position of the last event returned, so events that
         arrive between pages never cause a repeat or a skip."""
-        _valid_username(username, "username")
+        require_username(username, "username")
         if page_size == 0:
             page_size = DEFAULT_PAGE_SIZE
         if not 1 <= page_size <= MAX_PAGE_SIZE:

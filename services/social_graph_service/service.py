@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from delinkcious.errors import InvalidArgument, NotFound
-from delinkcious.models import FollowersPage, check_username
+from delinkcious.models import FollowersPage, require_username
 from delinkcious.pagination import PageTokenCodec
 from delinkcious.timeutil import utcnow
 from social_graph_service.directory import UserDirectory
@@ -16,13 +16,6 @@ from social_graph_service.store import SocialGraphStore
 MIN_FOLLOWERS_PAGE = 1
 MAX_FOLLOWERS_PAGE = 1000
 DEFAULT_FOLLOWERS_PAGE = 500
-
-
-def _valid(username: str, field: str) -> str:
-    try:
-        return check_username(username)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field}: {exc}") from None
 
 
 class SocialGraphService:
@@ -43,8 +36,8 @@ class SocialGraphService:
     async def follow(self, follower: str, followed: str) -> None:
         """Idempotent. The follower is the caller's authenticated user; only the followed
         user can be someone who does not exist."""
-        _valid(follower, "follower")
-        _valid(followed, "followed")
+        require_username(follower, "follower")
+        require_username(followed, "followed")
         if follower == followed:
             raise InvalidArgument("cannot follow yourself")
         if not await self._directory.exists(followed):
@@ -53,15 +46,15 @@ class SocialGraphService:
 
     async def unfollow(self, follower: str, followed: str) -> None:
         """Idempotent: unfollowing someone not followed (or not existing) is a no-op."""
-        _valid(follower, "follower")
-        _valid(followed, "followed")
+        require_username(follower, "follower")
+        require_username(followed, "followed")
         await asyncio.to_thread(self._store.unfollow, follower, followed)
 
     async def following(self, username: str) -> list[str]:
-        return await asyncio.to_thread(self._store.following, _valid(username, "username"))
+        return await asyncio.to_thread(self._store.following, require_username(username, "username"))
 
     async def followers(self, username: str) -> list[str]:
-        return await asyncio.to_thread(self._store.followers, _valid(username, "username"))
+        return await asyncio.to_thread(self._store.followers, require_username(username, "username"))
 
     async def followers_page(
         self,
@@ -74,7 +67,7 @@ class SocialGraphService:
         so follows and unfollows between pages never repeat or skip anyone else.
         `followed_before` keeps only those who followed by then (the news of an event
         goes to who followed the author when it happened, not when it is delivered)."""
-        _valid(username, "username")
+        require_username(username, "username")
         if not MIN_FOLLOWERS_PAGE <= page_size <= MAX_FOLLOWERS_PAGE:
             raise InvalidArgument(f"page_size must be between {MIN_FOLLOWERS_PAGE} and {MAX_FOLLOWERS_PAGE}")
         # The token is bound to this listing: one for another user's followers is refused.

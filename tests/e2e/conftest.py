@@ -4,7 +4,6 @@ with NATS and Redis servers the tests control so they can stop and restart them.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,17 +14,7 @@ import httpx
 import pytest
 
 from delinkcious.localrun import LocalSystem
-from tests.servers import NatsServer, RedisServer, free_port
-
-PORT_VARS = (
-    "LINK_MANAGER_PORT",
-    "USER_MANAGER_PORT",
-    "SOCIAL_GRAPH_MANAGER_PORT",
-    "NEWS_MANAGER_PORT",
-    "LINK_CHECKER_PORT",
-    "GATEWAY_PORT",
-    "NEWS_MANAGER_HTTP_PORT",
-)
+from tests.servers import NatsServer, RedisServer, isolated_system_env
 
 
 @dataclass
@@ -53,17 +42,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     nats, redis = NatsServer(), RedisServer()
     nats.start()
     redis.start()
-    env = dict(os.environ)
-    # Pinned free ports keep the run off ports a developer may be using (8080, 5000).
-    env.update({var: str(free_port()) for var in PORT_VARS})
-    env.update(
-        NATS_URL=nats.url,
-        REDIS_URL=redis.url,
-        LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true",
-        DELINKCIOUS_READY_TIMEOUT="90",
-        # Generous limits: the tests drive hundreds of requests per second as one user.
-        RATE_LIMIT_PER_SECOND="10000",
-        RATE_LIMIT_BURST="10000",
+    env = isolated_system_env(
+        nats, redis, LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true", DELINKCIOUS_READY_TIMEOUT="90"
     )
     log = io.StringIO()
     local = LocalSystem(tmp_path_factory.mktemp("system") / "data", env=env, out=log)
