@@ -8,7 +8,10 @@ replicas, or a migration Job racing a pod) apply each revision exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -71,3 +74,38 @@ def run_env() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def migrate_database(url: str, script_location: Path, version_table: str) -> None:
+    """`python -m <service> migrate`: migrate and let go of the database."""
+    from delinkcious.db import create_db_engine
+
+    engine = create_db_engine(url)
+    try:
+        upgrade_to_head(engine, script_location, version_table)
+    finally:
+        engine.dispose()
+
+
+@asynccontextmanager
+async def migrated_engine(url: str, script_location: Path, version_table: str) -> AsyncIterator[Engine]:
+    """A service lifespan's database: the engine, migrated before the service serves,
+    disposed when it stops."""
+    from delinkcious.db import create_db_engine
+
+    engine = create_db_engine(url)
+    try:
+        await asyncio.to_thread(upgrade_to_head, engine, script_location, version_table)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def database_check(engine: Callable[[], Engine]) -> Callable[[], Awaitable[None]]:
+    """The readiness check of a service's database (the engine it holds at check time)."""
+    from delinkcious.db import ping
+
+    async def database() -> None:
+        await asyncio.to_thread(ping, engine())
+
+    return database

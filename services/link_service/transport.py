@@ -14,12 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
-from delinkcious.db import create_db_engine, make_sessionmaker, ping
+from delinkcious.db import make_sessionmaker
 from delinkcious.events import EventBus
-from delinkcious.migrations import upgrade_to_head
+from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import (
     Link,
     LinkCheckResult,
@@ -38,6 +39,7 @@ from link_service.sql_store import SqlLinkStore
 from link_service.workers import OutboxRelay, run_check_results, run_rechecks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_link_manager"
 GATEWAY = "api-gateway"
 
 
@@ -82,49 +84,47 @@ def apply_check(body: LinkCheckResult, service: ServiceDep) -> CheckApplied:
 
 
 def migrate(settings: LinkSettings) -> None:
-    engine = create_db_engine(settings.database_url)
+    migrate_database(settings.database_url, MIGRATIONS, VERSION_TABLE)
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, settings: LinkSettings, engine: Engine) -> AsyncIterator[None]:
+    """The service on a migrated database: its store, the bus and the background work."""
+    store = SqlLinkStore(make_sessionmaker(engine))
+    codec = PageTokenCodec(settings.page_token_key.get_secret_value().encode())
+    bus = EventBus(settings.nats_url, settings.service_name)
+    await bus.connect(wait_seconds=2)
+    relay = OutboxRelay(store, bus)
+    app.state.engine, app.state.store, app.state.bus, app.state.relay = engine, store, bus, relay
+    app.state.service = LinkService(store, codec, settings.max_links_per_user, on_change=relay.notify)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(relay.run(stop, settings.outbox_retention), name="outbox-relay"),
+        asyncio.create_task(run_check_results(store, bus, stop), name="check-results"),
+        asyncio.create_task(
+            run_rechecks(store, bus, stop, settings.recheck_interval, settings.recheck_scan_interval),
+            name="rechecks",
+        ),
+    ]
     try:
-        upgrade_to_head(engine, MIGRATIONS, "alembic_version_link_manager")
+        yield
     finally:
-        engine.dispose()
+        stop.set()
+        await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+        for task in tasks:
+            task.cancel()
+        await bus.close()
 
 
 def create_app(settings: LinkSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url)
-        await asyncio.to_thread(upgrade_to_head, engine, MIGRATIONS, "alembic_version_link_manager")
-        store = SqlLinkStore(make_sessionmaker(engine))
-        codec = PageTokenCodec(settings.page_token_key.get_secret_value().encode())
-        bus = EventBus(settings.nats_url, settings.service_name)
-        await bus.connect(wait_seconds=2)
-        relay = OutboxRelay(store, bus)
-        app.state.engine, app.state.store, app.state.bus, app.state.relay = engine, store, bus, relay
-        app.state.service = LinkService(store, codec, settings.max_links_per_user, on_change=relay.notify)
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(relay.run(stop, settings.outbox_retention), name="outbox-relay"),
-            asyncio.create_task(run_check_results(store, bus, stop), name="check-results"),
-            asyncio.create_task(
-                run_rechecks(store, bus, stop, settings.recheck_interval, settings.recheck_scan_interval),
-                name="rechecks",
-            ),
-        ]
-        try:
+        database = migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE)
+        async with database as engine, _serving(app, settings, engine):
             yield
-        finally:
-            stop.set()
-            await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
-            for task in tasks:
-                task.cancel()
-            await bus.close()
-            engine.dispose()
 
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-        async def database() -> None:
-            await asyncio.to_thread(ping, app.state.engine)
-
-        return {"database": database, "nats": app.state.bus.ping}
+        return {"database": database_check(lambda: app.state.engine), "nats": app.state.bus.ping}
 
     return create_service_app(
         title="Delinkcious link-manager",

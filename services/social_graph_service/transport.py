@@ -3,7 +3,6 @@ SocialGraphService calls."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,8 +15,8 @@ from pydantic import AwareDatetime
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
 from delinkcious.clients.user import UserClient
-from delinkcious.db import create_db_engine, make_sessionmaker, ping
-from delinkcious.migrations import upgrade_to_head
+from delinkcious.db import make_sessionmaker
+from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import Followers, FollowersPage, Following, Strict, Username
 from delinkcious.observability import ReadinessCheck
 from delinkcious.pagination import PageTokenCodec
@@ -32,6 +31,7 @@ from social_graph_service.settings import SocialGraphSettings
 from social_graph_service.sql_store import SqlSocialGraphStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_social_graph_manager"
 GATEWAY = "api-gateway"
 NEWS = "news-manager"
 # Far longer than any token this service issues; a bound keeps junk out of the decoder.
@@ -86,11 +86,7 @@ async def followers_page(
 
 
 def migrate(settings: SocialGraphSettings) -> None:
-    engine = create_db_engine(settings.database_url)
-    try:
-        upgrade_to_head(engine, MIGRATIONS, "alembic_version_social_graph_manager")
-    finally:
-        engine.dispose()
+    migrate_database(settings.database_url, MIGRATIONS, VERSION_TABLE)
 
 
 def create_app(
@@ -101,11 +97,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url)
-        try:
-            await asyncio.to_thread(
-                upgrade_to_head, engine, MIGRATIONS, "alembic_version_social_graph_manager"
-            )
+        async with migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE) as engine:
             caller_token = settings.caller_token.get_secret_value() if settings.caller_token else ""
             users = UserClient(settings.user_manager_url, caller_token, transport=user_transport)
             try:
@@ -117,12 +109,9 @@ def create_app(
                 yield
             finally:
                 await users.aclose()
-        finally:
-            engine.dispose()
 
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-        async def database() -> None:
-            await asyncio.to_thread(ping, app.state.engine)
+        database = database_check(lambda: app.state.engine)
 
         # user-manager is deliberately not checked. Readiness says whether this pod can
         # serve; if it followed user-manager's, a user-manager outage would take every

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,8 +13,8 @@ from pydantic import Field
 
 from delinkcious.app import create_service_app
 from delinkcious.callers import callers
-from delinkcious.db import create_db_engine, make_sessionmaker, ping
-from delinkcious.migrations import upgrade_to_head
+from delinkcious.db import make_sessionmaker
+from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import Identity, IssuedToken, Strict, TokenOwner, User, Username
 from delinkcious.observability import ReadinessCheck
 from user_service.service import UserService
@@ -23,6 +22,7 @@ from user_service.settings import UserSettings
 from user_service.sql_store import SqlUserStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_user_manager"
 GATEWAY = "api-gateway"
 
 
@@ -67,31 +67,20 @@ def revoke_token(body: TokenBody, service: ServiceDep) -> Response:
 
 
 def migrate(settings: UserSettings) -> None:
-    engine = create_db_engine(settings.database_url)
-    try:
-        upgrade_to_head(engine, MIGRATIONS, "alembic_version_user_manager")
-    finally:
-        engine.dispose()
+    migrate_database(settings.database_url, MIGRATIONS, VERSION_TABLE)
 
 
 def create_app(settings: UserSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url)
-        await asyncio.to_thread(upgrade_to_head, engine, MIGRATIONS, "alembic_version_user_manager")
-        store = SqlUserStore(make_sessionmaker(engine))
-        app.state.engine = engine
-        app.state.service = UserService(store, timedelta(seconds=settings.access_token_ttl_seconds))
-        try:
+        async with migrated_engine(settings.database_url, MIGRATIONS, VERSION_TABLE) as engine:
+            store = SqlUserStore(make_sessionmaker(engine))
+            app.state.engine = engine
+            app.state.service = UserService(store, timedelta(seconds=settings.access_token_ttl_seconds))
             yield
-        finally:
-            engine.dispose()
 
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-        async def database() -> None:
-            await asyncio.to_thread(ping, app.state.engine)
-
-        return {"database": database}
+        return {"database": database_check(lambda: app.state.engine)}
 
     return create_service_app(
         title="Delinkcious user-manager",
