@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,16 @@ def test_a_bad_setting_is_reported_in_one_line_with_exit_code_2(tmp_path: Path) 
     result = run_once(tmp_path, DELINKCIOUS_READY_TIMEOUT="soon")
     assert result.returncode == 2
     assert result.stderr == "localrun: DELINKCIOUS_READY_TIMEOUT='soon' is not a number of seconds\n"
+
+
+def test_services_go_when_the_runner_is_killed_outright(runner: Runner) -> None:
+    """SIGKILL gives the runner no chance to stop anything: the services must notice
+    their parent is gone and stop by themselves."""
+    service_pid = int(runner.until(r"^user-manager \| .*Started server process \[(\d+)\]").group(1))
+    runner.until(r"curl -s http://")
+    runner.proc.kill()
+    runner.proc.wait(timeout=PATIENCE)
+    deadline = time.monotonic() + 20
+    while running(service_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(service_pid)

@@ -6,6 +6,8 @@ exercise exactly what a developer runs.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -16,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -221,6 +223,7 @@ class LocalSystem:
             # the runner, which then stops the services in order, and a signal to
             # the group reaches anything the service started.
             start_new_session=True,
+            preexec_fn=_die_with_runner(os.getpid()),
         )
         child = _Child(spec, proc)
         child.reader = threading.Thread(
@@ -288,6 +291,26 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0:
         raise PlanError(f"{name}={raw!r} is not a number of seconds")
     return value
+
+
+# Loaded before any fork: the child between fork and exec should only make the call.
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_runner(runner_pid: int) -> Callable[[], None] | None:
+    """Each service gets SIGTERM when the runner dies, even by SIGKILL, so nothing is
+    left behind. (Linux sends it when the thread that started the child ends: start
+    the system from a thread that lives as long as it, as the runner's main thread.)"""
+    if _LIBC is None:
+        return None
+
+    def in_child() -> None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != runner_pid:  # the runner died before the call took effect
+            os._exit(1)
+
+    return in_child
 
 
 def _probe(url: str) -> tuple[bool, str]:
