@@ -27,6 +27,9 @@ NAMESPACE = "delinkcious"
 
 # The value sets every render check runs under (files in tests/deploy/values/).
 VALUE_SETS = ("defaults", "external", "high-availability", "all-features", "k8s")
+# Value sets of the delivery and observability features; the generic lint and validity
+# checks run over them too, their own tests over what each set is for.
+DELIVERY_SETS = ("bluegreen", "canary", "canary-istio", "mesh", "observability")
 KUBE_VERSIONS = ("1.29", "1.33")
 
 Obj = dict[str, Any]

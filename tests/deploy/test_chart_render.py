@@ -10,32 +10,20 @@ from typing import Any
 
 import helm_python as helm
 import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
 from tests.deploy.chart import (
     CHART,
+    DELIVERY_SETS,
     KUBE_VERSIONS,
     NAMESPACE,
-    SCHEMAS,
     VALUE_SETS,
     load_values,
     render,
     render_set,
 )
-
-CRD_SCHEMAS = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
-    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobject_v1alpha1.json",
-}
-
-
-def crd_validator(api_version: str, kind: str) -> Any:
-    schema = json.loads((SCHEMAS / CRD_SCHEMAS[(api_version, kind)]).read_text())
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    return cls(schema)
+from tests.deploy.validate import crd_validator, validation_failures
 
 
 def test_chart_metadata() -> None:
@@ -46,7 +34,7 @@ def test_chart_metadata() -> None:
 
 
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
-@pytest.mark.parametrize("value_set", VALUE_SETS)
+@pytest.mark.parametrize("value_set", VALUE_SETS + DELIVERY_SETS)
 def test_helm_lint_strict_is_clean(value_set: str, kube: str) -> None:
     report = helm.lint(
         CHART, load_values(value_set), strict=True, namespace=NAMESPACE, kube_version=f"v{kube}.0"
@@ -57,24 +45,11 @@ def test_helm_lint_strict_is_clean(value_set: str, kube: str) -> None:
 
 
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
-@pytest.mark.parametrize("value_set", VALUE_SETS)
+@pytest.mark.parametrize("value_set", VALUE_SETS + DELIVERY_SETS)
 def test_every_object_is_valid(value_set: str, kube: str) -> None:
     rendered = render_set(value_set)
     assert rendered.objects
-    failures = []
-    for template, obj in rendered.objects:
-        where = f"{template}: {obj['kind']} {obj['metadata']['name']}"
-        key = (obj["apiVersion"], obj["kind"])
-        try:
-            if key in CRD_SCHEMAS:
-                crd_validator(*key).validate(obj)
-            else:
-                kubernetes_validate.validate(obj, kube, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            failures.append(f"{where}: no schema for {key} in Kubernetes {kube}")
-        except jsonschema.ValidationError as exc:
-            path = ".".join(str(p) for p in exc.absolute_path)
-            failures.append(f"{where}: {path}: {exc.message}")
+    failures = validation_failures(rendered, kube)
     assert not failures, "\n".join(failures)
 
 

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
 from tests.deploy.chart import (
     CHART,
-    KUBE_VERSIONS,
+    DELIVERY_SETS,
     NAMESPACE,
     RELEASE,
-    SCHEMAS,
     Obj,
     Rendered,
     chart_values,
@@ -40,22 +37,11 @@ from tests.deploy.contract import DATABASE_SERVICES, METRICS_PORTS, SERVICES, se
 from tests.deploy.fit import container_env, port_numbers, secrets_for
 from tests.deploy.netpol import Endpoint, Policies
 from tests.deploy.test_chart_network import allowed_flows, expected_flows
+from tests.deploy.validate import crd_validator, peer_authentication_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATING = ROOT / "docs" / "operating.md"
 
-# The value sets of these features (tests/deploy/values/), on top of chart.VALUE_SETS.
-DELIVERY_SETS = ("bluegreen", "canary", "canary-istio", "mesh", "observability")
-
-CRD_SCHEMAS = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitor_v1.json",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrule_v1.json",
-    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobject_v1alpha1.json",
-    ("networking.istio.io/v1beta1", "VirtualService"): "networking.istio.io_virtualservice_v1beta1.json",
-    ("networking.istio.io/v1beta1", "DestinationRule"): "networking.istio.io_destinationrule_v1beta1.json",
-}
-PEER_AUTHENTICATION = ("security.istio.io/v1beta1", "PeerAuthentication")
-MTLS_MODES = {"UNSET", "DISABLE", "PERMISSIVE", "STRICT"}
 
 LABELS = (
     "app.kubernetes.io/name",
@@ -65,62 +51,6 @@ LABELS = (
     "app.kubernetes.io/version",
     "app.kubernetes.io/managed-by",
 )
-
-
-@cache
-def _crd_schema(file: str) -> str:
-    return (SCHEMAS / file).read_text()
-
-
-def crd_validator(api_version: str, kind: str) -> Any:
-    schema = json.loads(_crd_schema(CRD_SCHEMAS[(api_version, kind)]))
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    return cls(schema)
-
-
-def peer_authentication_problems(obj: Obj) -> list[str]:
-    """Istio's PeerAuthentication has no schema here: its documented structure, checked by hand
-    (security.istio.io/v1beta1: spec.selector.matchLabels, spec.mtls.mode, spec.portLevelMtls)."""
-    problems = []
-    if set(obj) - {"apiVersion", "kind", "metadata"} != {"spec"}:
-        problems.append(f"top-level keys {sorted(obj)}")
-    spec = obj.get("spec", {})
-    if set(spec) - {"selector", "mtls", "portLevelMtls"}:
-        problems.append(f"unknown spec keys {sorted(set(spec) - {'selector', 'mtls', 'portLevelMtls'})}")
-    if "selector" in spec:
-        selector = spec["selector"]
-        labels = selector.get("matchLabels")
-        if set(selector) != {"matchLabels"} or not isinstance(labels, dict) or not labels:
-            problems.append(f"selector {selector}")
-        elif not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-            problems.append(f"selector labels {labels}")
-    mtls = spec.get("mtls")
-    if not isinstance(mtls, dict) or set(mtls) != {"mode"} or mtls["mode"] not in MTLS_MODES:
-        problems.append(f"mtls {mtls}")
-    for port, setting in (spec.get("portLevelMtls") or {}).items():
-        if not str(port).isdigit() or setting.get("mode") not in MTLS_MODES:
-            problems.append(f"portLevelMtls {port}: {setting}")
-    return problems
-
-
-def validation_failures(rendered: Rendered, kube: str) -> list[str]:
-    failures = []
-    for template, obj in rendered.objects:
-        where = f"{template}: {obj['kind']} {obj['metadata']['name']}"
-        key = (obj["apiVersion"], obj["kind"])
-        try:
-            if key in CRD_SCHEMAS:
-                crd_validator(*key).validate(obj)
-            elif key == PEER_AUTHENTICATION:
-                failures += [f"{where}: {p}" for p in peer_authentication_problems(obj)]
-            else:
-                kubernetes_validate.validate(obj, kube, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            failures.append(f"{where}: no schema for {key} in Kubernetes {kube}")
-        except jsonschema.ValidationError as exc:
-            path = ".".join(str(p) for p in exc.absolute_path)
-            failures.append(f"{where}: {path}: {exc.message}")
-    return failures
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -152,23 +82,6 @@ def image_tag(deployment: Obj) -> str:
 
 
 # --- every value set: valid objects that fit together ---------------------------------------
-
-
-@pytest.mark.parametrize("kube", KUBE_VERSIONS)
-@pytest.mark.parametrize("value_set", DELIVERY_SETS)
-def test_helm_lint_strict_is_clean(value_set: str, kube: str) -> None:
-    report = helm.lint(
-        CHART, load_values(value_set), strict=True, namespace=NAMESPACE, kube_version=f"v{kube}.0"
-    )
-    problems = [m for m in report["messages"] if m["severity"] >= 2]
-    assert not problems and not report["errors"], (problems, report["errors"])
-
-
-@pytest.mark.parametrize("kube", KUBE_VERSIONS)
-@pytest.mark.parametrize("value_set", DELIVERY_SETS)
-def test_every_object_is_valid(value_set: str, kube: str) -> None:
-    failures = validation_failures(render_set(value_set), kube)
-    assert not failures, "\n".join(failures)
 
 
 def test_the_istio_schemas_and_the_peer_authentication_check_catch_mistakes() -> None:

@@ -33,7 +33,7 @@ from tests.deploy.contract import SERVICES
 from tests.deploy.fit import container_env, secrets_for
 from tests.deploy.netpol import Endpoint, Policies
 from tests.deploy.test_chart_network import allowed_flows
-from tests.deploy.test_chart_render import crd_validator
+from tests.deploy.validate import crd_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATING = ROOT / "docs" / "operating.md"
