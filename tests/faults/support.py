@@ -50,8 +50,12 @@ class Running:
         return httpx.Client(base_url=self.urls[name], trust_env=False, timeout=20)
 
     def assert_no_500(self) -> None:
-        found = [line for line in self.out.getvalue().splitlines() if _FIVE_HUNDRED.search(line)]
-        assert not found, "a service answered or logged a 500:\n" + "\n".join(found[:20])
+        assert_no_500(self.out.getvalue())
+
+
+def assert_no_500(output: str) -> None:
+    found = [line for line in output.splitlines() if _FIVE_HUNDRED.search(line)]
+    assert not found, "a service answered or logged a 500:\n" + "\n".join(found[:20])
 
 
 @contextmanager
