@@ -39,6 +39,9 @@ class ServiceDef:
     # "{url}" are this service's port and URL.
     local_defaults: tuple[tuple[str, str], ...] = ()
     session_secret: bool = False  # gets SESSION_SECRET (signs the gateway's login cookie)
+    # Started only once every process it uses, directly or through them, is ready, so
+    # that its own readiness means the system behind it can serve.
+    starts_after_uses: bool = False
 
     @property
     def sqlite_file(self) -> str:
@@ -150,6 +153,8 @@ SERVICES: tuple[ServiceDef, ...] = (
             ("NEWS_MANAGER_TARGET", "news-manager"),
         ),
         local_defaults=(("DEV_LOGIN", "true"), ("PUBLIC_URL", "{url}")),
+        # A script that waits for the gateway's /readyz may then use every route.
+        starts_after_uses=True,
     ),
 )
 
