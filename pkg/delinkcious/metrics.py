@@ -155,8 +155,26 @@ LOGIN_ATTEMPTS = Counter(
     ["provider", "result"],
 )
 
+# ---------------------------------------------------------------------- gateway replicas
+
+GATEWAY_SHARED_STATE_USES = ("login_state", "rate_limit", "revocation")
+GATEWAY_SHARED_STATE_ERRORS = Counter(
+    "delinkcious_gateway_shared_state_errors_total",
+    "Failed uses of the gateway's shared state in Redis, by use (login_state: the login was "
+    "refused with 503; rate_limit: this replica's own limit applied; revocation: a revocation "
+    "was not published or the channel was lost).",
+    ["use"],
+)
+GATEWAY_REVOCATION_CHANNEL_UP = Gauge(
+    "delinkcious_gateway_revocation_channel_up",
+    "1 while this gateway replica is subscribed to the revocation channel (its token cache is "
+    "in use), 0 while it is not (every request is validated by user-manager).",
+)
+
 # Series that exist from the start, so a rate or a ratio over them is never "no data".
 for _result in LINK_CHECK_RESULTS:
     LINK_CHECKS.labels(_result)
 for _result in TOKEN_VALIDATION_RESULTS:
     TOKEN_VALIDATIONS.labels(_result)
+for _use in GATEWAY_SHARED_STATE_USES:
+    GATEWAY_SHARED_STATE_ERRORS.labels(_use)
