@@ -158,12 +158,14 @@ LOGIN_ATTEMPTS = Counter(
 # ---------------------------------------------------------------------- gateway replicas
 
 GATEWAY_SHARED_STATE_USES = ("login_state", "rate_limit", "revocation")
-GATEWAY_SHARED_STATE_ERRORS = Counter(
-    "delinkcious_gateway_shared_state_errors_total",
-    "Failed uses of the gateway's shared state in Redis, by use (login_state: the login was "
-    "refused with 503; rate_limit: this replica's own limit applied; revocation: a revocation "
-    "was not published or the channel was lost).",
-    ["use"],
+GATEWAY_SHARED_STATE_OUTCOMES = ("ok", "failed", "skipped")
+GATEWAY_SHARED_STATE_OPERATIONS = Counter(
+    "delinkcious_gateway_shared_state_operations_total",
+    "Uses of the gateway replicas' shared state in Redis, by use (login_state, rate_limit, "
+    "revocation) and outcome (ok; failed: Redis did not answer; skipped: not tried, as Redis "
+    "failed less than a second ago). Not ok: a login got 503, this replica's own rate limit "
+    "applied, or a revocation was not published.",
+    ["use", "outcome"],
 )
 GATEWAY_REVOCATION_CHANNEL_UP = Gauge(
     "delinkcious_gateway_revocation_channel_up",
@@ -177,4 +179,5 @@ for _result in LINK_CHECK_RESULTS:
 for _result in TOKEN_VALIDATION_RESULTS:
     TOKEN_VALIDATIONS.labels(_result)
 for _use in GATEWAY_SHARED_STATE_USES:
-    GATEWAY_SHARED_STATE_ERRORS.labels(_use)
+    for _outcome in GATEWAY_SHARED_STATE_OUTCOMES:
+        GATEWAY_SHARED_STATE_OPERATIONS.labels(_use, _outcome)

@@ -89,7 +89,7 @@ class RedisRateLimiter:
         self.fallback = InMemoryRateLimiter(per_second, burst)
 
     async def check(self, user: str) -> None:
-        if self._shared.available():
+        if self._shared.available("rate_limit"):
             try:
                 allowed, wait_ms = await self._script(
                     keys=[rate_key(user)], args=[repr(self._interval_ms), repr(self._capacity_ms)]
@@ -97,7 +97,7 @@ class RedisRateLimiter:
             except (RedisError, OSError) as error:
                 self._shared.failed("rate_limit", error)
             else:
-                self._shared.succeeded()
+                self._shared.succeeded("rate_limit")
                 if not allowed:
                     raise _limited(int(wait_ms) / 1000)
                 return

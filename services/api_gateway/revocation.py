@@ -123,6 +123,8 @@ class SharedTokenCache(TokenCache):
         except (RedisError, OSError) as error:
             # Replicas that cannot hear it cannot be caching either (they are not live).
             self._shared.failed("revocation", error)
+        else:
+            self._shared.succeeded("revocation")
 
     async def run(self) -> None:
         """Stays subscribed to the channel for the app's lifetime, joining it again
@@ -138,7 +140,6 @@ class SharedTokenCache(TokenCache):
                         await pubsub.ping()  # a dead connection shows itself on the next read
                     elif message["type"] == "subscribe":
                         self._set_live(True)
-                        self._shared.succeeded()
                         wait = RESUBSCRIBE_SECONDS[0]
                     elif message["type"] == "message":
                         self._received(message["data"])

@@ -4,8 +4,8 @@ the only ones the gateway's Redis user may touch.
 
 Redis being away never turns into a 500: each use says what it does instead (a login
 is refused with 503, the rate limit falls back to this replica's own, the token cache
-stops caching). Every failure counts in `delinkcious_gateway_shared_state_errors_total`;
-the first of an outage is logged, and so is the recovery.
+stops caching). Every use counts in `delinkcious_gateway_shared_state_operations_total`
+by outcome; the first failure of an outage is logged, and so is the recovery.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from delinkcious.metrics import GATEWAY_SHARED_STATE_ERRORS
+from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
 
 KEY_PREFIX = "gw:"
 REVOCATION_CHANNEL = f"{KEY_PREFIX}revocations"
@@ -46,12 +46,15 @@ class SharedState:
         self._skip_until = 0.0
         self._down = False
 
-    def available(self) -> bool:
+    def available(self, use: str) -> bool:
         """False for a moment after a failure: callers take their fallback at once."""
-        return time.monotonic() >= self._skip_until
+        if time.monotonic() >= self._skip_until:
+            return True
+        GATEWAY_SHARED_STATE_OPERATIONS.labels(use, "skipped").inc()
+        return False
 
     def failed(self, use: str, error: Exception) -> None:
-        GATEWAY_SHARED_STATE_ERRORS.labels(use).inc()
+        GATEWAY_SHARED_STATE_OPERATIONS.labels(use, "failed").inc()
         self._skip_until = time.monotonic() + BACKOFF_SECONDS
         if not self._down:
             self._down = True
@@ -60,7 +63,8 @@ class SharedState:
                 extra={"use": use, "reason": f"{type(error).__name__}: {error}"},
             )
 
-    def succeeded(self) -> None:
+    def succeeded(self, use: str) -> None:
+        GATEWAY_SHARED_STATE_OPERATIONS.labels(use, "ok").inc()
         self._skip_until = 0.0
         if self._down:
             self._down = False

@@ -45,11 +45,12 @@ class Replicas:
         token: str = response.json()["access_token"]
         return token
 
-    def metric(self, base_url: str, name: str) -> float:
-        """The sum of a metric's samples on one process's /metrics."""
+    def metric(self, base_url: str, name: str, **labels: str) -> float:
+        """The sum of a metric's samples with these labels on one process's /metrics."""
         text = httpx.get(f"{base_url}/metrics", timeout=5).text
-        pattern = re.compile(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? (\S+)$", re.M)
-        return sum(float(v) for v in pattern.findall(text))
+        pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", re.M)
+        wanted = [f'{k}="{v}"' for k, v in labels.items()]
+        return sum(float(v) for found, v in pattern.findall(text) if all(w in found for w in wanted))
 
     def wait_until_subscribed(self, timeout: float = 15.0) -> None:
         """Both replicas cache tokens again (they hear the revocation channel)."""

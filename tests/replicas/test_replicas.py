@@ -98,7 +98,8 @@ def test_a_logout_on_one_replica_is_refused_on_the_other_within_100_ms(replicas:
 def test_redis_stopped_and_restarted(replicas: Replicas) -> None:
     token = replicas.login(unique("outage"))
     headers = {"Authorization": f"Bearer {token}"}
-    errors_before = replicas.metric(replicas.a, "delinkcious_gateway_shared_state_errors_total")
+    failed = "delinkcious_gateway_shared_state_operations_total"
+    errors_before = replicas.metric(replicas.a, failed, outcome="failed")
     replicas.redis.stop()
     try:
         # Requests go on, validated by user-manager each time, limited per replica.
@@ -106,7 +107,7 @@ def test_redis_stopped_and_restarted(replicas: Replicas) -> None:
         assert httpx.get(f"{replicas.b}/v1/me", headers=headers).status_code == 200
         accepted, seconds = burst_of_requests(replicas, token, 3 * BURST, (replicas.a,))
         assert within_limit(accepted + 1, seconds), (accepted, seconds)
-        assert replicas.metric(replicas.a, "delinkcious_gateway_shared_state_errors_total") > errors_before
+        assert replicas.metric(replicas.a, failed, outcome="failed") > errors_before
         assert replicas.metric(replicas.b, "delinkcious_gateway_revocation_channel_up") == 0
 
         # A login whose state cannot be recorded is refused, not let through.

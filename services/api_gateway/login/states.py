@@ -55,12 +55,12 @@ class RedisUsedStates:
     async def first_use(self, state: str, ttl_seconds: int) -> bool:
         # The hash keeps the state itself out of Redis; it is as unique as the state.
         key = f"{KEY_PREFIX}login-state:{hashlib.sha256(state.encode()).hexdigest()}"
-        if not self._shared.available():
+        if not self._shared.available("login_state"):
             raise Unavailable("logins are unavailable for a moment; try again shortly")
         try:
             first = await self._shared.redis.set(key, "1", nx=True, ex=ttl_seconds)
         except (RedisError, OSError) as error:
             self._shared.failed("login_state", error)
             raise Unavailable("logins are unavailable for a moment; try again shortly") from None
-        self._shared.succeeded()
+        self._shared.succeeded("login_state")
         return bool(first)
