@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api_gateway.auth import TokenCache
 from api_gateway.login.states import RedisUsedStates, UsedStates
 from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
-from api_gateway.revocation import SharedTokenCache
+from api_gateway.revocation import PublishBeforeResponding, SharedTokenCache
 from api_gateway.settings import GatewaySettings
 from api_gateway.shared_state import SharedState
 
@@ -23,7 +23,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     if settings.redis_url:
         shared = SharedState(settings.redis_url)
         app.state.shared_state = shared
-        app.state.token_cache = SharedTokenCache(settings.token_cache_seconds, shared)
+        cache = SharedTokenCache(settings.token_cache_seconds, shared)
+        app.state.token_cache = cache
+        app.add_middleware(PublishBeforeResponding, cache=cache)
         limiter = RedisRateLimiter(shared, settings.rate_limit_per_second, settings.rate_limit_burst)
     else:
         app.state.shared_state = None

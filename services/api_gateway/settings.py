@@ -25,7 +25,8 @@ class GatewaySettings(ServiceSettings):
     backend_timeout_seconds: float = Field(5.0, gt=0, le=60, validation_alias="BACKEND_TIMEOUT_SECONDS")
 
     # Validated tokens are remembered this long, keeping user-manager off the hot path.
-    # It also bounds how long a logout takes to reach other gateway instances.
+    # Without REDIS_URL it also bounds how long a logout takes to reach other instances;
+    # with it, the revocation channel tells them at once (revocation.py).
     token_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="TOKEN_CACHE_SECONDS")
     rate_limit_per_second: float = Field(50.0, gt=0, validation_alias="RATE_LIMIT_PER_SECOND")
     rate_limit_burst: int = Field(100, ge=1, validation_alias="RATE_LIMIT_BURST")
