@@ -67,7 +67,7 @@ class SharedTokenCache(TokenCache):
 
     def put(self, token: str, owner: TokenOwner) -> None:
         digest = token_hash(token)
-        token_id = getattr(owner, "token_id", None)
+        token_id = owner.token_id
         if not self._live or self._buried(f"hash:{digest}") or (token_id and self._buried(f"id:{token_id}")):
             return
         super().put(self._key(digest), owner)
@@ -77,6 +77,10 @@ class SharedTokenCache(TokenCache):
         self._forget({"token_hash": digest})
         self._publish({"token_hash": digest})
 
+    def evict_id(self, token_id: str) -> None:
+        self._forget({"token_id": token_id})
+        self._publish({"token_id": token_id})
+
     def _forget(self, message: dict[str, Any]) -> None:
         digest, token_id = message.get("token_hash"), message.get("token_id")
         if isinstance(digest, str):
@@ -84,9 +88,7 @@ class SharedTokenCache(TokenCache):
             super().evict(self._key(digest))
         if isinstance(token_id, str):
             self._bury(f"id:{token_id}")
-            evict_id = getattr(super(), "evict_id", None)
-            if evict_id is not None:
-                evict_id(token_id)
+            super().evict_id(token_id)
 
     def _bury(self, key: str) -> None:
         now = time.monotonic()

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from api_gateway import login, replicas
-from api_gateway.routes import account, links, news, social
+from api_gateway.routes import account, links, news, social, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
 from delinkcious.clients.link import LinkClient
@@ -60,7 +60,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, social.router, news.router, account.router]
+    routers = [links.router, social.router, news.router, account.router, tokens.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)

@@ -171,3 +171,25 @@ async def test_a_malformed_message_is_ignored(shared: SharedState) -> None:
         assert cache.live and cache.get("dlk_kept") is not None
     finally:
         await stop(task)
+
+
+async def test_a_deleted_personal_token_leaves_the_other_cache(redis_url: str) -> None:
+    one, two = SharedState(redis_url), SharedState(redis_url)
+    (a, a_task), (b, b_task) = await live_cache(one), await live_cache(two)
+    try:
+        token, token_id = unique("dlkp_token"), unique("id")
+        personal = TokenOwner(username="alice", scope="full", token_id=token_id)
+        b.put(token, personal)
+        assert b.get(token) is not None
+        a.evict_id(token_id)  # a replica that never saw the token itself
+        deadline = time.monotonic() + 1
+        while b.get(token) is not None:
+            assert time.monotonic() < deadline, "the deletion did not reach the other cache"
+            await asyncio.sleep(0.005)
+        b.put(token, personal)
+        assert b.get(token) is None
+    finally:
+        await stop(a_task)
+        await stop(b_task)
+        await one.aclose()
+        await two.aclose()

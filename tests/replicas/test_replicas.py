@@ -87,12 +87,33 @@ def test_a_logout_on_one_replica_is_refused_on_the_other_within_100_ms(replicas:
         assert replicas.metric(replicas.user_manager, "delinkcious_token_validations_total") == validations
 
         assert httpx.post(f"{replicas.a}/logout", headers=headers, timeout=10).status_code == 204
-        logged_out = time.monotonic()
-        while (status := b.get("/v1/me").status_code) == 200 and time.monotonic() - logged_out < 1:
-            pass
-        refused_after = time.monotonic() - logged_out
+        assert refused_within(b, time.monotonic()) < 0.1
+
+
+def refused_within(client: httpx.Client, logged_out: float) -> float:
+    """Seconds from `logged_out` until `client`'s token is refused (asserted)."""
+    while (status := client.get("/v1/me").status_code) == 200 and time.monotonic() - logged_out < 1:
+        pass
     assert status == 401
-    assert refused_after < 0.1, refused_after
+    return time.monotonic() - logged_out
+
+
+def test_a_personal_token_deleted_on_one_replica_is_refused_on_the_other_within_100_ms(
+    replicas: Replicas,
+) -> None:
+    login = {"Authorization": f"Bearer {replicas.login(unique('tokens'))}"}
+    created = httpx.post(f"{replicas.a}/v1/tokens", json={"name": "script"}, headers=login, timeout=10)
+    assert created.status_code == 201, created.text
+    personal = {"Authorization": f"Bearer {created.json()['token']}"}
+    with httpx.Client(base_url=replicas.b, headers=personal, timeout=10) as b:
+        assert b.get("/v1/me").status_code == 200
+        validations = replicas.metric(replicas.user_manager, "delinkcious_token_validations_total")
+        assert b.get("/v1/me").status_code == 200  # from B's cache
+        assert replicas.metric(replicas.user_manager, "delinkcious_token_validations_total") == validations
+
+        deleted = httpx.delete(f"{replicas.a}/v1/tokens/{created.json()['id']}", headers=login, timeout=10)
+        assert deleted.status_code == 204, deleted.text
+        assert refused_within(b, time.monotonic()) < 0.1
 
 
 def test_redis_stopped_and_restarted(replicas: Replicas) -> None:
