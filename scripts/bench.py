@@ -186,7 +186,7 @@ async def run(seconds: float, concurrency: int) -> str:
         "Rate limit check, one at a time: shared (GCRA in Redis, one round trip) "
         f"{shared_check * 1e6:.0f} µs, in-memory {local_check * 1e6:.1f} µs, "
         f"{shared_check / local_check:.0f} times as much; the shared one adds "
-        f"{(shared_check - local_check) * 1e6:.0f} µs, {(shared_check - local_check) / read_p50:.1%} "
+        f"{(shared_check - local_check) * 1e6:.0f} µs, {(shared_check - local_check) / read_p50:.2%} "
         "of a GET /v1/links at its p50 above.",
     ]
     return "\n".join(lines)
