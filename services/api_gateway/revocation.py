@@ -149,7 +149,9 @@ class SharedTokenCache(TokenCache):
             except (RedisError, OSError) as error:
                 if self._live:
                     self._shared.failed("revocation", error)
-                self._set_live(False)
+            except Exception:
+                # Not Redis being away: still no reason to stop listening for good.
+                log.exception("the revocation listener failed; joining the channel again")
             finally:
                 self._set_live(False)
                 await _close(pubsub)
