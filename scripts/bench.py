@@ -4,7 +4,9 @@ Starts every process through LocalSystem (as `make run` does) on free ports with
 own NATS and Redis, then measures through the gateway's public API:
   - read and write throughput and latency percentiles at a fixed concurrency,
   - end-to-end news latency: from a link's 201 to its event in a follower's feed,
-  - resident memory of each process after the load.
+  - resident memory of each process after the load,
+  - what the replicas' shared rate limiter (one Redis round trip) costs a request,
+    next to the in-memory one, in the same run.
 Prints a Markdown report (and writes it to --out) with the machine it ran on.
 Load goes to 127.0.0.1 only and is bounded in time and count.
 """
@@ -24,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api_gateway.shared_state import SharedState
 from delinkcious.localrun import LocalSystem
 from tests.servers import NatsServer, RedisServer, isolated_system_env
 
@@ -75,6 +79,28 @@ def rss_mib(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+async def limiter_cost(redis_url: str, checks: int = 3000) -> tuple[float, float]:
+    """Seconds per check, one at a time, of the shared (Redis) and the in-memory rate
+    limiter, with limits no check reaches."""
+    shared = SharedState(redis_url)
+    limiters: tuple[RateLimiter, RateLimiter] = (
+        RedisRateLimiter(shared, 1e9, 10**9),
+        InMemoryRateLimiter(1e9, 10**9),
+    )
+    costs = []
+    try:
+        for limiter in limiters:
+            for i in range(200):  # warm up: connection, script cache
+                await limiter.check(f"bench-warm-{i % 10}")
+            started = time.perf_counter()
+            for i in range(checks):
+                await limiter.check(f"bench-{i % 100}")
+            costs.append((time.perf_counter() - started) / checks)
+    finally:
+        await shared.aclose()
+    return costs[0], costs[1]
 
 
 async def run(seconds: float, concurrency: int) -> str:
@@ -129,7 +155,9 @@ async def run(seconds: float, concurrency: int) -> str:
                         raise RuntimeError("news did not arrive within 10 s")
                     await asyncio.sleep(0.005)
                 feed_latencies.append(time.perf_counter() - started)
+            read_p50 = percentile(lat, 50)  # the last load: GET /v1/links
         memory = {name: rss_mib(pid) for name, pid in system.pids.items()}
+        shared_check, local_check = await limiter_cost(redis.url)
     finally:
         system.stop()
         nats.close()
@@ -154,6 +182,12 @@ async def run(seconds: float, concurrency: int) -> str:
         "| process | resident memory after the load (MiB) |",
         "| --- | --- |",
         *[f"| {name} | {mib:.0f} |" for name, mib in memory.items()],
+        "",
+        "Rate limit check, one at a time: shared (GCRA in Redis, one round trip) "
+        f"{shared_check * 1e6:.0f} µs, in-memory {local_check * 1e6:.1f} µs, "
+        f"{shared_check / local_check:.0f} times as much; the shared one adds "
+        f"{(shared_check - local_check) * 1e6:.0f} µs, {(shared_check - local_check) / read_p50:.2%} "
+        "of a GET /v1/links at its p50 above.",
     ]
     return "\n".join(lines)
 

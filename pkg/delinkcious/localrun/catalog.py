@@ -151,6 +151,8 @@ SERVICES: tuple[ServiceDef, ...] = (
             ("USER_MANAGER_URL", "user-manager"),
             ("SOCIAL_GRAPH_MANAGER_URL", "social-graph-manager"),
             ("NEWS_MANAGER_TARGET", "news-manager"),
+            # The Redis code path the replicas in a cluster take, tested by every local run.
+            ("REDIS_URL", "redis"),
         ),
         local_defaults=(("DEV_LOGIN", "true"), ("PUBLIC_URL", "{url}")),
         # A script that waits for the gateway's /readyz may then use every route.
