@@ -53,6 +53,8 @@ class TokenCache:
 def _seconds_left(owner: TokenOwner) -> float:
     from delinkcious.timeutil import utcnow
 
+    if owner.expires_at is None:  # a personal API token: only the cache's TTL applies
+        return float("inf")
     return max((owner.expires_at - utcnow()).total_seconds(), 0.0)
 
 
