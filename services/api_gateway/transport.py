@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api_gateway import login
+from api_gateway import feeds, login, pinboard
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
 from api_gateway.routes import account, links, news, social
@@ -58,6 +58,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         return {}
 
     routers = [links.router, social.router, news.router, account.router]
+    routers += [pinboard.router, feeds.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)
