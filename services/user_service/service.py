@@ -37,7 +37,8 @@ _API_TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogatepass: JSON can carry a lone surrogate, which is an unknown token, not a 500.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class UserService:
