@@ -127,3 +127,16 @@ def test_a_bad_or_missing_token_is_a_401_with_the_error_body(system: RunningSyst
             response = httpx.get(f"{system.gateway}/feeds/{feed}.atom", params=params)
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_a_feeds_scope_token_reads_the_feeds(system: RunningSystem) -> None:
+    login_token = system.login(unique("subscriber"))
+    with system.client(login_token) as c:
+        created = c.post("/v1/tokens", json={"name": "feed reader", "scope": "feeds"})
+        assert created.status_code == 201, created.text
+        feeds_token = created.json()["token"]
+        assert c.post("/v1/links", json={"url": "https://example.com/for-the-reader"}).status_code == 201
+    parsed = feedparser.parse(f"{system.gateway}/feeds/links.atom?token={feeds_token}")
+    assert parsed.status == 200 and [e.link for e in parsed.entries] == ["https://example.com/for-the-reader"]
+    refused = httpx.get(f"{system.gateway}/v1/links", headers={"Authorization": f"Bearer {feeds_token}"})
+    assert refused.status_code == 403

@@ -132,3 +132,19 @@ def test_links_saved_by_a_client_reach_followers_unless_private(
     with system.client(follower) as c:
         events = eventually(lambda: news(c), lambda e: len(e) >= 1, within=5)
         assert [(e["event_type"], e["url"]) for e in events] == [("link_added", "https://example.com/public")]
+
+
+def test_personal_api_tokens_full_works_feeds_is_refused(system: RunningSystem, client: Client) -> None:
+    henry = unique("henry")
+    _, login_token = client(henry)
+    tokens = {}
+    with system.client(login_token) as c:
+        for scope in ("full", "feeds"):
+            response = c.post("/v1/tokens", json={"name": f"pinboard {scope}", "scope": scope})
+            assert response.status_code == 201, response.text
+            tokens[scope] = response.json()["token"]
+    full = pinboard.Pinboard(f"{henry}:{tokens['full']}")
+    assert full.posts.add(url="https://example.com/with-a-personal-token", description="Personal")
+    assert [b.url for b in full.posts.all()] == ["https://example.com/with-a-personal-token"]
+    with pytest.raises(pinboard.PinboardForbiddenError):
+        pinboard.Pinboard(f"{henry}:{tokens['feeds']}").posts.all()

@@ -6,41 +6,25 @@ from __future__ import annotations
 
 import hashlib
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from api_gateway.auth import MAX_TOKEN_LENGTH
+from api_gateway.auth import FeedReader
 from api_gateway.deps import Links, News
 from api_gateway.docs import errors
 from api_gateway.feeds.atom import MEDIA_TYPE, Feed, links_feed, news_feed
-from api_gateway.pinboard.auth import token_owner
-from api_gateway.ratelimit import RateLimiter
 from api_gateway.settings import GatewaySettings
-from delinkcious.errors import Unauthenticated
 from delinkcious.models import LinkFilter
 
 FEED_LENGTH = 50
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
-TokenParam = Annotated[
-    str | None, Query(description="Required. A personal API token (either scope) or a login token")
-]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An Atom 1.0 feed", "content": {MEDIA_TYPE: {"schema": {"type": "string"}}}},
     304: {"description": "Not modified since the `ETag` or `Last-Modified` the reader sent"},
     **errors(401, 429, 503),
 }
-
-
-async def _reader(request: Request, token: str | None) -> str:
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise Unauthenticated("missing or unknown token: add ?token=<token> to the feed's URL")
-    owner = await token_owner(request, token)
-    request.state.username = owner.username
-    limiter: RateLimiter = request.app.state.limiter
-    limiter.check(owner.username)
-    return owner.username
 
 
 def _base_url(request: Request) -> str:
@@ -81,9 +65,8 @@ def _answer(request: Request, feed: Feed) -> Response:
 
 
 @router.get("/news.atom", response_class=Response, responses=_RESPONSES, summary="Your news as an Atom feed")
-async def news_atom(request: Request, news: News, token: TokenParam = None) -> Response:
+async def news_atom(request: Request, username: FeedReader, news: News) -> Response:
     """The newest 50 events of your news: one entry each, linking to the link."""
-    username = await _reader(request, token)
     page = await news.get_news(username, FEED_LENGTH)
     return _answer(request, news_feed(_base_url(request), username, page.events))
 
@@ -91,8 +74,7 @@ async def news_atom(request: Request, news: News, token: TokenParam = None) -> R
 @router.get(
     "/links.atom", response_class=Response, responses=_RESPONSES, summary="Your own links as an Atom feed"
 )
-async def links_atom(request: Request, links: Links, token: TokenParam = None) -> Response:
+async def links_atom(request: Request, username: FeedReader, links: Links) -> Response:
     """Your newest 50 links, private ones included: the feed is yours alone."""
-    username = await _reader(request, token)
     page = await links.list_links(username, LinkFilter(), FEED_LENGTH)
     return _answer(request, links_feed(_base_url(request), username, page.links))

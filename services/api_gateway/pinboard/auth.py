@@ -18,14 +18,12 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api_gateway.auth import MAX_TOKEN_LENGTH, TokenCache
+from api_gateway.auth import token_owner
 from api_gateway.pinboard.params import Params, read_params
 from api_gateway.ratelimit import RateLimiter
 from api_gateway.settings import GatewaySettings
 from delinkcious.clients.link import LinkClient
-from delinkcious.clients.user import UserClient
-from delinkcious.errors import InvalidArgument, Unauthenticated
-from delinkcious.models import TokenOwner
+from delinkcious.errors import Unauthenticated
 
 REALM = 'Basic realm="Delinkcious Pinboard API", charset="UTF-8"'
 
@@ -78,35 +76,16 @@ def _credentials(request: Request, params: Params, settings: GatewaySettings) ->
     raise _refuse("missing credentials: send auth_token=<username>:<token> or HTTP Basic", settings, request)
 
 
-async def token_owner(request: Request, token: str) -> TokenOwner:
-    """Whose token this is, remembered briefly like the /v1 routes' tokens."""
-    cache: TokenCache = request.app.state.token_cache
-    owner = cache.get(token)
-    if owner is None:
-        users: UserClient = request.app.state.users
-        try:
-            owner = await users.validate_token(token)
-        except InvalidArgument:  # a token user-manager cannot even read is just unknown
-            raise Unauthenticated("unknown access token") from None
-        cache.put(token, owner)
-    return owner
-
-
 async def pinboard_call(request: Request) -> Call:
     settings: GatewaySettings = request.app.state.settings
     params = await read_params(request)
     claimed, token = _credentials(request, params, settings)
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise _refuse("unknown access token", settings, request)
+    username = claimed.strip().lower() if claimed is not None else None
     try:
-        owner = await token_owner(request, token)
+        # A feeds-scope token is refused here (403), as on the REST routes.
+        owner = await token_owner(request, token, allow_feeds=False, username=username)
     except Unauthenticated as exc:
         raise _refuse(exc.message, settings, request) from None
-    if claimed is not None and claimed.strip().lower() != owner.username:
-        raise _refuse("the token does not belong to that user", settings, request)
-    if getattr(owner, "scope", "login") == "feeds":
-        raise _refuse("a feeds token works only for the feeds", settings, request)
-    request.state.username = owner.username
     limiter: RateLimiter = request.app.state.limiter
     limiter.check(owner.username)
     as_json = (params.get("format") or "").strip().lower() == "json"
