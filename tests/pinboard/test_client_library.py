@@ -129,9 +129,16 @@ def test_links_saved_by_a_client_reach_followers_unless_private(
         assert c.post("/v1/following", json={"followed": frank}).status_code == 204
     assert pb.posts.add(url="https://example.com/hidden", description="Hidden", shared=False)
     assert pb.posts.add(url="https://example.com/public", description="Public")
+    assert pb.posts.add(url="https://example.com/public", description="Public")  # the same again
+    assert pb.posts.add(url="https://example.com/public", description="Public, edited")
     with system.client(follower) as c:
-        events = eventually(lambda: news(c), lambda e: len(e) >= 1, within=5)
-        assert [(e["event_type"], e["url"]) for e in events] == [("link_added", "https://example.com/public")]
+        events = eventually(
+            lambda: news(c), lambda e: any(x["title"] == "Public, edited" for x in e), within=5
+        )
+    assert [(e["event_type"], e["url"], e["title"]) for e in events] == [
+        ("link_updated", "https://example.com/public", "Public, edited"),
+        ("link_added", "https://example.com/public", "Public"),
+    ]
 
 
 def test_personal_api_tokens_full_works_feeds_is_refused(system: RunningSystem, client: Client) -> None:

@@ -100,6 +100,15 @@ async def _replace(call: Call, new: NewLink, *, title_given: bool, shared: bool 
         remove_tags=sorted(have - wanted),
         private=None if shared is None else not shared,
     )
+    unchanged = (
+        not change.add_tags
+        and not change.remove_tags
+        and change.title in (None, current.title)
+        and change.description == current.description
+        and change.private in (None, current.private)
+    )
+    if unchanged:  # a client re-sending what it has: no update, so no news event either
+        return
     await call.links.update_link(call.username, change)
 
 
