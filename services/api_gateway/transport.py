@@ -28,6 +28,10 @@ descriptions and tags, follow people, and read the news of what they save.
 Every `/v1` route needs `Authorization: Bearer <token>` (or `Access-Token: <token>`);
 get a token from a login route. Errors always have the body
 `{"error": {"code": "...", "message": "..."}}`.
+
+Pinboard (API v1) clients work against `/pinboard/v1/` (tag "pinboard"), with
+`auth_token=<username>:<token>` and Pinboard's own answers; feed readers against the
+Atom feeds under `/feeds/` with `?token=`.
 """
 
 
