@@ -86,7 +86,8 @@ def test_the_library_adds_gets_lists_renames_and_deletes(system: RunningSystem, 
     bookmark.tags = ["edited"]
     bookmark.save()
     [edited] = pb.posts.get(url=one)["posts"]
-    assert edited.description == "One, edited" and edited.tags == ["edited"]
+    assert edited.description == "One, edited"
+    assert edited.tags == ["edited", "toread"] and edited.toread is True  # save() sends toread=yes
     assert edited.shared is False and edited.meta != bookmark.meta and edited.hash == bookmark.hash
     assert edited.time == saved
 

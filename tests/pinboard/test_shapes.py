@@ -128,6 +128,11 @@ def test_json_answers_have_pinboards_shapes(account: Account) -> None:
     }
     assert account.json("posts/recent", tag="a b c d") == {"result_code": "filter by at most 3 tags"}
     assert account.json("user/secret") == {"result": account.token}
+    assert account.json("tags/rename", old="nope", new="x") == {"result": "item not found"}
+    assert account.json("tags/delete", tag="nope") == {"result": "item not found"}
+    assert account.json("tags/rename", old="j") == {"result": "missing new"}
+    assert account.json("tags/delete", tag="j") == {"result": "done"}
+    assert account.json("tags/get") == {}
 
 
 def test_meta_changes_with_the_link_and_hash_does_not(system: RunningSystem, account: Account) -> None:
