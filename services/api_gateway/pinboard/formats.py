@@ -44,13 +44,9 @@ def url_hash(url: str) -> str:
 def meta_hash(link: Link) -> str:
     """Changes whenever anything a client shows of the link changes."""
     state = json.dumps(
-        [link.url, link.title, link.description, link.tags, _private(link), link.updated_at.isoformat()]
+        [link.url, link.title, link.description, link.tags, link.private, link.updated_at.isoformat()]
     )
     return hashlib.md5(state.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def _private(link: Link) -> bool:
-    return bool(getattr(link, "private", False))
 
 
 def post_fields(link: Link) -> dict[str, str]:
@@ -62,7 +58,7 @@ def post_fields(link: Link) -> dict[str, str]:
         "meta": meta_hash(link),
         "hash": url_hash(link.url),
         "time": pinboard_time(link.created_at),
-        "shared": "no" if _private(link) else "yes",
+        "shared": "no" if link.private else "yes",
         "toread": "yes" if TOREAD in link.tags else "no",
         "tags": " ".join(link.tags),
     }
