@@ -2,6 +2,8 @@
 exports: reading them into import entries and writing links out as one."""
 
 from delinkcious.bookmarks.entries import (
+    MAX_IMPORT_FILE_BYTES,
+    MAX_IMPORT_REQUEST_BYTES,
     MAX_LISTED_ERRORS,
     ImportEntry,
     ImportFailure,
@@ -14,6 +16,8 @@ from delinkcious.bookmarks.writer import ExportedLink, write
 
 __all__ = [
     "MAX_ENTRIES",
+    "MAX_IMPORT_FILE_BYTES",
+    "MAX_IMPORT_REQUEST_BYTES",
     "MAX_LISTED_ERRORS",
     "Bookmark",
     "ExportedLink",

@@ -12,6 +12,12 @@ from delinkcious.bookmarks.reader import Bookmark, parse
 from delinkcious.models import Strict, Timestamp
 
 MAX_LISTED_ERRORS = 100
+MIB = 1024 * 1024
+# The file a user uploads to the gateway.
+MAX_IMPORT_FILE_BYTES = 20 * MIB
+# Its entries as JSON, from the gateway to link-manager: more than any 20 MiB export
+# needs (icons are dropped, markup goes), so only pathological files meet it.
+MAX_IMPORT_REQUEST_BYTES = 64 * MIB
 
 
 class ImportEntry(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from delinkcious.clients.base import ServiceClient
+from delinkcious.clients.link_bulk import LinkBulk
 from delinkcious.models import (
     DatedNewLink,
     Link,
@@ -17,7 +17,7 @@ from delinkcious.models import (
 )
 
 
-class LinkClient(ServiceClient):
+class LinkClient(LinkBulk):
     service = "link-manager"
 
     async def list_links(
