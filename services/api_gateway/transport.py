@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api_gateway import login
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
-from api_gateway.routes import account, bookmarks, links, news, social
+from api_gateway.routes import account, bookmarks, links, news, social, tags
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
 from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
@@ -58,7 +58,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, social.router, news.router, account.router, bookmarks.router]
+    routers = [links.router, tags.router, social.router, news.router, account.router, bookmarks.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)
