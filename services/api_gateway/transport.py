@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from api_gateway import feeds, login, pinboard
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
-from api_gateway.routes import account, links, news, social, tags, tokens
+from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
+from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
 from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
@@ -61,8 +62,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, tags.router, social.router, news.router, account.router, tokens.router]
-    routers += [pinboard.router, feeds.router]
+    routers = [links.router, tags.router, social.router, news.router, account.router, bookmarks.router]
+    routers += [tokens.router, pinboard.router, feeds.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)
@@ -74,6 +75,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         routers=routers,
         readiness=readiness,
         public=True,
+        larger_bodies={bookmarks.IMPORT_PATH: MAX_IMPORT_FILE_BYTES},
     )
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
