@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import cast
 
 from delinkcious.clients.link import LinkClient
 from delinkcious.errors import NotFound
@@ -12,7 +14,16 @@ from delinkcious.models import MAX_PAGE_SIZE, Link, LinkFilter
 
 async def newest_first(
     links: LinkClient, username: str, tags: list[str] | None = None
-) -> AsyncIterator[Link]:
+) -> AsyncGenerator[Link, None]:
+    """Every link (with all of `tags`), newest first. Without tags it is link-manager's
+    export, one streamed call; callers that stop early close it (contextlib.aclosing)."""
+    if not tags:
+        # export_links is an async generator; typed as an iterator, so said here.
+        export = cast(AsyncGenerator[Link, None], links.export_links(username))
+        async with aclosing(export) as stream:
+            async for link in stream:
+                yield link
+        return
     token = ""
     while True:
         page = await links.list_links(username, LinkFilter(tags=tags or []), MAX_PAGE_SIZE, token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from contextlib import aclosing
 from datetime import date, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -50,8 +51,9 @@ def _valid(model: type[M], **fields: object) -> M:
 async def update(call: Call) -> UpdateTime:
     """The newest change among the links (a deletion leaves no trace to read here)."""
     latest = EPOCH
-    async for link in library.newest_first(call.links, call.username):
-        latest = max(latest, link.updated_at, link.created_at)
+    async with aclosing(library.newest_first(call.links, call.username)) as links:
+        async for link in links:
+            latest = max(latest, link.updated_at, link.created_at)
     return UpdateTime(latest)
 
 
@@ -131,13 +133,14 @@ async def get(call: Call) -> PostList:
             found = [link]
             day = link.created_at.date()
     else:
-        async for link in library.newest_first(call.links, call.username, tags):
-            created = link.created_at.date()
-            day = day or created
-            if created < day:
-                break
-            if created == day:
-                found.append(link)
+        async with aclosing(library.newest_first(call.links, call.username, tags)) as links:
+            async for link in links:
+                created = link.created_at.date()
+                day = day or created
+                if created < day:
+                    break
+                if created == day:
+                    found.append(link)
     day = day or utcnow().date()
     time = found[0].created_at if found else utcnow()
     return PostList(call.username, " ".join(tags), time, found, with_meta, day=day)
@@ -155,8 +158,9 @@ async def recent(call: Call) -> PostList:
 async def dates(call: Call) -> PostDates:
     tags = call.params.filter_tags()
     counts: Counter[date] = Counter()
-    async for link in library.newest_first(call.links, call.username, tags):
-        counts[link.created_at.date()] += 1
+    async with aclosing(library.newest_first(call.links, call.username, tags)) as links:
+        async for link in links:
+            counts[link.created_at.date()] += 1
     ordered = dict(sorted(counts.items(), reverse=True))
     return PostDates(call.username, " ".join(tags), ordered)
 
@@ -171,17 +175,18 @@ async def all_posts(call: Call) -> AllPosts:
     found: list[Link] = []
     seen = 0
     if results != 0:
-        async for link in library.newest_first(call.links, call.username, tags):
-            if since is not None and link.created_at < since:
-                break  # newest first: everything after is older still
-            if until is not None and link.created_at > until:
-                continue
-            seen += 1
-            if seen <= start:
-                continue
-            found.append(link)
-            if results is not None and len(found) >= results:
-                break
+        async with aclosing(library.newest_first(call.links, call.username, tags)) as links:
+            async for link in links:
+                if since is not None and link.created_at < since:
+                    break  # newest first: everything after is older still
+                if until is not None and link.created_at > until:
+                    continue
+                seen += 1
+                if seen <= start:
+                    continue
+                found.append(link)
+                if results is not None and len(found) >= results:
+                    break
     return AllPosts(call.username, " ".join(tags), found, with_meta)
 
 
