@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api_gateway import login
+from api_gateway import login, web
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
 from api_gateway.routes import account, links, news, social
@@ -70,6 +70,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         readiness=readiness,
         public=True,
     )
+    web.install(app)  # the pages at `/`, after the API routes so those keep their paths
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     return app

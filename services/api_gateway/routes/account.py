@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from api_gateway.auth import TokenCache, current_user, presented_token
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
+from api_gateway.web import signout
 from delinkcious.metrics import LOGIN_ATTEMPTS
 from delinkcious.models import AnyCaseUsername, Identity, Strict
 from delinkcious.models import User as UserModel
@@ -35,9 +36,13 @@ async def me(user: User, users: Users) -> UserModel:
     return await users.get_user(user)
 
 
-@router.post("/logout", status_code=204, responses=errors(401, 429, 503), summary="Revoke this token")
+@router.post("/logout", status_code=204, responses=errors(401, 403, 429, 503), summary="Revoke this token")
 async def logout(request: Request, users: Users) -> Response:
-    """The presented token is rejected with 401 from the next request on."""
+    """The presented token is rejected with 401 from the next request on. A browser
+    session (its cookie, and the page's CSRF token) ends the same way, and its cookie
+    is cleared."""
+    if signout.has_session_only(request):
+        return await signout.end_session(request)
     await current_user(request)
     token = presented_token(request)
     await users.revoke_token(token)

@@ -1,0 +1,140 @@
+"""A whole journey through the pages in headless chromium, against the running system:
+sign in, add, edit, search, delete, follow, read the news, sign out."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import RunningSystem, unique
+from tests.web.conftest import Browse, screenshot, sign_in
+
+
+def _link(page: Page, title: str):  # type: ignore[no-untyped-def]
+    return page.locator("li.link", has=page.get_by_role("link", name=title, exact=True))
+
+
+def _open_add(page: Page) -> None:
+    panel = page.locator("details.add-panel")
+    if panel.get_attribute("open") is None:
+        panel.locator("summary").click()
+
+
+def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
+    gateway = system.gateway
+    alice, bob = unique("alice"), unique("bob")
+
+    page = browse("alice")
+    page.goto(gateway)
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2F$"))
+    screenshot(page, "signin-desktop")
+    sign_in(page, gateway, alice)
+    expect(page.get_by_role("heading", name="Your links")).to_be_visible()
+    expect(page.get_by_text(f"@{alice}")).to_be_visible()
+
+    # Add (in place, through htmx): the link appears at the top, pending, then checked.
+    _open_add(page)
+    page.get_by_role("textbox", name="URL", exact=True).fill(f"{pages}/title/one")
+    page.get_by_role("textbox", name="Title", exact=True).fill("First link")
+    page.get_by_role("textbox", name="Tags", exact=True).fill("python web")
+    page.get_by_role("textbox", name="Description", exact=True).fill("something to read")
+    page.get_by_role("button", name="Save link").click()
+    first = _link(page, "First link")
+    expect(first).to_be_visible()
+    expect(first.locator(".badge").first).to_have_text(re.compile("pending|valid"))
+    expect(page.get_by_role("textbox", name="URL", exact=True)).to_have_value("")  # the form is reset for the next one
+
+    page.get_by_role("textbox", name="URL", exact=True).fill(f"{pages}/missing")
+    page.get_by_role("textbox", name="Title", exact=True).fill("Broken link")
+    page.get_by_role("textbox", name="Tags", exact=True).fill("web")
+    page.get_by_role("button", name="Save link").click()
+    expect(_link(page, "Broken link")).to_be_visible()
+
+    # A duplicate is refused with the API's words, in the form.
+    page.get_by_role("textbox", name="URL", exact=True).fill(f"{pages}/missing")
+    page.get_by_role("button", name="Save link").click()
+    expect(page.get_by_role("alert")).to_contain_text("already")
+
+    # The checker's verdicts reach the badges (a reload shows the current state).
+    for _ in range(50):
+        page.reload()
+        if _link(page, "Broken link").locator(".status-invalid").count():
+            break
+        page.wait_for_timeout(200)
+    expect(_link(page, "Broken link").locator(".status-invalid")).to_be_visible()
+    expect(_link(page, "First link").locator(".status-valid")).to_be_visible()
+    screenshot(page, "links-desktop")
+
+    # Edit in place.
+    _link(page, "First link").get_by_role("link", name=re.compile("^Edit")).click()
+    editing = page.locator("li.link.editing")
+    expect(editing.get_by_label("Title")).to_be_focused()
+    editing.get_by_label("Title").fill("First link, edited")
+    editing.get_by_label("Tags").fill("python reading")
+    editing.get_by_role("button", name="Save").click()
+    edited = _link(page, "First link, edited")
+    expect(edited).to_be_visible()
+    expect(edited.locator(".tag")).to_have_text(["#python", "#reading"])
+
+    # Search: a title regex, then a tag.
+    page.get_by_label("Title matches").fill("^first")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"title_regex=%5Efirst"))
+    expect(page.locator("li.link")).to_have_count(1)
+    page.goto(f"{gateway}/?tags=web")
+    expect(page.locator("li.link")).to_have_count(1)
+    expect(_link(page, "Broken link")).to_be_visible()
+    page.goto(f"{gateway}/?title_regex=%28")
+    expect(page.get_by_role("alert")).to_contain_text("regex")
+
+    # Delete in place (after the confirmation).
+    page.goto(gateway)
+    page.once("dialog", lambda dialog: dialog.accept())
+    _link(page, "Broken link").get_by_role("button", name=re.compile("^Delete")).click()
+    expect(_link(page, "Broken link")).to_have_count(0)
+    page.reload()
+    expect(page.locator("li.link")).to_have_count(1)
+
+    # Bob follows alice by username and reads her news.
+    other = browse("bob")
+    sign_in(other, gateway, bob)
+    other.get_by_role("link", name="People").click()
+    other.get_by_label("Username").fill(alice.upper())
+    other.get_by_role("button", name="Follow", exact=True).click()
+    following = other.get_by_role("region", name=re.compile("^Following"))
+    expect(following.get_by_text(f"@{alice}")).to_be_visible()
+    other.get_by_label("Username").fill(unique("nobody"))
+    other.get_by_role("button", name="Follow", exact=True).click()
+    expect(other.get_by_role("alert")).to_be_visible()
+    screenshot(other, "people-desktop")
+
+    page.goto(gateway)
+    _open_add(page)
+    page.get_by_role("textbox", name="URL", exact=True).fill(f"{pages}/title/news")
+    page.get_by_role("textbox", name="Title", exact=True).fill("News for bob")
+    page.get_by_role("button", name="Save link").click()
+    expect(_link(page, "News for bob")).to_be_visible()
+    page.goto(f"{gateway}/people")
+    expect(page.get_by_role("region", name=re.compile("^Followers")).get_by_text(f"@{bob}")).to_be_visible()
+
+    for _ in range(50):
+        other.goto(f"{gateway}/news")
+        if other.get_by_role("link", name="News for bob").count():
+            break
+        other.wait_for_timeout(200)
+    expect(other.locator(".event").filter(has_text="News for bob")).to_contain_text(f"@{alice}")
+    screenshot(other, "news-desktop")
+
+    # Unfollow, then sign out: the session is over, the cookie gone.
+    other.goto(f"{gateway}/people")
+    other.get_by_role("button", name=f"Unfollow {alice}").click()
+    expect(other.get_by_text("You follow nobody yet.")).to_be_visible()
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(re.compile("/signin"))
+    other.goto(f"{gateway}/news")
+    expect(other).to_have_url(re.compile(r"/signin\?next=%2Fnews"))
+    assert not [c for c in other.context.cookies() if c["name"] == "dlk_session"]
+
+    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert other.console_errors == []  # type: ignore[attr-defined]
