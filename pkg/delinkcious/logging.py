@@ -42,7 +42,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (re.compile(rf"(?i)(?<![\w-])({_SECRET_PARAMS})(=|[\"']\s*:\s*[\"']?)[^&\s\"',}}]+"), rf"\1\2{REDACTED}"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-    (re.compile(r"\b(dlk_|gh[opsur]_|github_pat_)[A-Za-z0-9_-]{8,}"), rf"\1{REDACTED}"),
+    (re.compile(r"\b(dlkp?_|gh[opsur]_|github_pat_)[A-Za-z0-9_-]{8,}"), rf"\1{REDACTED}"),
 )
 _SECRET_KEYS = frozenset(
     name.replace("-", "_")

@@ -281,8 +281,71 @@ class IssuedToken(BaseModel):
 
 
 class TokenOwner(BaseModel):
+    """Who a valid token belongs to, and what kind of token it is: `login` (from a login
+    route, expires), or a personal API token's scope, `full` or `feeds` (never expires,
+    `token_id` names it so a deletion can be applied to caches)."""
+
     username: str
-    expires_at: Timestamp
+    # The default keeps answers of a user-manager that knows only login tokens readable.
+    scope: str = "login"
+    token_id: str | None = None
+    expires_at: Timestamp | None = None
+
+
+# ---------------------------------------------------------------- personal API tokens
+
+MAX_API_TOKEN_NAME_LENGTH = 100
+
+
+class ApiTokenScope(StrEnum):
+    FULL = "full"  # wherever a login token works
+    FEEDS = "feeds"  # the Atom feeds only
+
+
+def _encodable(value: str) -> str:
+    """JSON may carry a lone surrogate (`"\\ud800"`), which no database can store."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+ApiTokenName = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=MAX_API_TOKEN_NAME_LENGTH),
+    AfterValidator(no_nul),
+    AfterValidator(_encodable),
+]
+
+
+class NewApiToken(Strict):
+    name: ApiTokenName
+    scope: ApiTokenScope = ApiTokenScope.FULL
+
+
+class ApiToken(BaseModel):
+    id: str
+    name: str
+    scope: ApiTokenScope
+    created_at: Timestamp
+    last_used_at: Timestamp | None = None
+
+
+class CreatedApiToken(BaseModel):
+    """A new token with its secret, which is shown this once: only its hash is kept."""
+
+    id: str
+    name: str
+    scope: ApiTokenScope
+    token: str
+    created_at: Timestamp
+    last_used_at: Timestamp | None = None
+
+
+class ApiTokenList(BaseModel):
+    tokens: list[ApiToken]
 
 
 # ---------------------------------------------------------------- social graph

@@ -1,58 +1,112 @@
-"""Who is calling: the access token from `Authorization: Bearer` or `Access-Token`,
-validated by user-manager and remembered briefly so most requests cost no call."""
+"""Who is calling: a login token or personal API token, from `Authorization: Bearer` or
+`Access-Token` (or a feed's `token` parameter), validated by user-manager and remembered
+briefly so most requests cost no call.
+
+A `full` personal token works wherever a login token does; a `feeds` one only on the
+feed routes, which ask for it with `allow_feeds=True` (FeedReader)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api_gateway.ratelimit import RateLimiter
 from delinkcious.clients.user import UserClient
-from delinkcious.errors import Unauthenticated
-from delinkcious.models import TokenOwner
+from delinkcious.errors import PermissionDenied, Unauthenticated
+from delinkcious.models import ApiTokenScope, TokenOwner
+from delinkcious.timeutil import utcnow
 
 MAX_TOKEN_LENGTH = 512
 
 # Declared for OpenAPI (the "Authorize" button in /docs); errors are ours, not FastAPI's.
-_bearer = HTTPBearer(auto_error=False, description="An access token from a login route")
+_bearer = HTTPBearer(
+    auto_error=False, description="An access token from a login route, or a personal API token"
+)
 _access_token = APIKeyHeader(name="Access-Token", auto_error=False, description="The same token, book style")
+
+# How long an evicted token (or token id) may not be cached again: longer than any
+# validation can be in flight (BACKEND_TIMEOUT_SECONDS is at most 60), so an answer
+# fetched just before a logout or deletion cannot put the token back.
+_GONE_SECONDS = 65.0
 
 
 class TokenCache:
-    """Validated tokens for a few seconds. A logout evicts its token here at once; other
-    gateway instances forget it when their entry expires (TOKEN_CACHE_SECONDS)."""
+    """Validated tokens for a few seconds (TOKEN_CACHE_SECONDS), and never past a login
+    token's expiry. A logout (evict) or a token's deletion (evict_id) takes effect here at
+    once; other gateway instances forget the token when their entry expires."""
 
-    def __init__(self, ttl_seconds: float, max_entries: int = 100_000) -> None:
+    def __init__(
+        self, ttl_seconds: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
+        self._clock = clock
         self._entries: dict[str, tuple[float, TokenOwner]] = {}
+        self._by_id: dict[str, set[str]] = {}  # personal token id -> its cached tokens
+        self._gone_tokens: dict[str, float] = {}  # -> until when put() refuses it
+        self._gone_ids: dict[str, float] = {}
 
     def get(self, token: str) -> TokenOwner | None:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        if entry[0] < time.monotonic():
-            self._entries.pop(token, None)
+        if entry[0] <= self._clock():
+            self._drop(token)
             return None
         return entry[1]
 
     def put(self, token: str, owner: TokenOwner) -> None:
         if self._ttl <= 0:
             return
+        now = self._clock()
+        if self._gone_tokens.get(token, 0.0) > now:
+            return
+        if owner.token_id is not None and self._gone_ids.get(owner.token_id, 0.0) > now:
+            return
         if len(self._entries) >= self._max:
             self._entries.clear()  # crude but bounded; a refill costs one call per user
-        expires = min(time.monotonic() + self._ttl, time.monotonic() + _seconds_left(owner))
-        self._entries[token] = (expires, owner)
+            self._by_id.clear()
+        self._drop(token)
+        self._entries[token] = (now + min(self._ttl, _seconds_left(owner)), owner)
+        if owner.token_id is not None:
+            self._by_id.setdefault(owner.token_id, set()).add(token)
 
     def evict(self, token: str) -> None:
-        self._entries.pop(token, None)
+        """Forgets this token (a logout)."""
+        self._drop(token)
+        self._gone_tokens[token] = self._clock() + _GONE_SECONDS
+        self._forget_old_evictions()
+
+    def evict_id(self, token_id: str) -> None:
+        """Forgets every entry of this personal API token (it was deleted)."""
+        for token in self._by_id.pop(token_id, set()):
+            self._entries.pop(token, None)
+        self._gone_ids[token_id] = self._clock() + _GONE_SECONDS
+        self._forget_old_evictions()
+
+    def _drop(self, token: str) -> None:
+        entry = self._entries.pop(token, None)
+        if entry is not None and entry[1].token_id is not None:
+            tokens = self._by_id.get(entry[1].token_id)
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del self._by_id[entry[1].token_id]
+
+    def _forget_old_evictions(self) -> None:
+        now = self._clock()
+        for gone in (self._gone_tokens, self._gone_ids):
+            for key in [k for k, until in gone.items() if until <= now]:
+                del gone[key]
 
 
 def _seconds_left(owner: TokenOwner) -> float:
-    from delinkcious.timeutil import utcnow
-
+    if owner.expires_at is None:  # a personal API token: only the cache's TTL applies
+        return float("inf")
     return max((owner.expires_at - utcnow()).total_seconds(), 0.0)
 
 
@@ -68,9 +122,34 @@ def presented_token(request: Request) -> str:
         token = (request.headers.get("access-token") or "").strip() or None
     if not token:
         raise Unauthenticated("missing access token: send 'Authorization: Bearer <token>'")
+    return token
+
+
+async def token_owner(
+    request: Request, token: str, *, allow_feeds: bool, username: str | None = None
+) -> TokenOwner:
+    """Who this token (login or personal) belongs to. A `feeds` token is a 403 unless
+    `allow_feeds`; with `username` (the Pinboard API names both), the token must be that
+    user's. Unknown, expired, revoked and deleted tokens are a 401."""
+    if not token:
+        raise Unauthenticated("missing access token")
     if len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("unknown access token")
-    return token
+    cache: TokenCache = request.app.state.token_cache
+    owner = cache.get(token)
+    if owner is None:
+        users: UserClient = request.app.state.users
+        owner = await users.validate_token(token)
+        cache.put(token, owner)
+    if username is not None and owner.username != username:
+        raise Unauthenticated("the token does not belong to that user")
+    request.state.username = owner.username
+    if owner.scope == ApiTokenScope.FEEDS and not allow_feeds:
+        raise PermissionDenied(
+            "this personal API token has the 'feeds' scope: it works only for the feeds "
+            "under /feeds/; create a token of scope 'full' for the API"
+        )
+    return owner
 
 
 async def current_user(
@@ -78,15 +157,25 @@ async def current_user(
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     _header_doc: Annotated[str | None, Depends(_access_token)] = None,
 ) -> str:
-    token = presented_token(request)
-    cache: TokenCache = request.app.state.token_cache
-    owner = cache.get(token)
-    if owner is None:
-        users: UserClient = request.app.state.users
-        owner = await users.validate_token(token)
-        cache.put(token, owner)
-    request.state.username = owner.username
+    owner = await token_owner(request, presented_token(request), allow_feeds=False)
+    return owner.username
+
+
+async def feed_reader(
+    request: Request,
+    token: Annotated[
+        str | None,
+        Query(description="A personal API token of either scope, or a login token"),
+    ] = None,
+) -> str:
+    """The owner of the feed's `token` parameter (feed readers cannot send headers;
+    `Authorization: Bearer` works too when it is absent), rate limited like any user."""
+    presented = token.strip() if token is not None else presented_token(request)
+    owner = await token_owner(request, presented, allow_feeds=True)
+    limiter: RateLimiter = request.app.state.limiter
+    limiter.check(owner.username)
     return owner.username
 
 
 CurrentUser = Annotated[str, Depends(current_user)]
+FeedReader = Annotated[str, Depends(feed_reader)]

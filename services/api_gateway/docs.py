@@ -20,7 +20,7 @@ _WHEN = {
     400: "Invalid argument: malformed JSON, a missing, oversized or ill-formed field, "
     "a bad regex or page token",
     401: "Unauthenticated: no token, or an unknown, expired or revoked one",
-    403: "Permission denied",
+    403: "Permission denied: e.g. a personal API token of scope `feeds` outside the feeds",
     404: "Not found",
     409: "Conflict: `already_exists` or `limit_exceeded`",
     413: "Payload too large: the body is over 1 MiB",
@@ -41,4 +41,4 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every authenticated route can answer these.
-AUTHED = (400, 401, 413, 429, 503)
+AUTHED = (400, 401, 403, 413, 429, 503)

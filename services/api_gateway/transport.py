@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api_gateway import login, web
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
-from api_gateway.routes import account, links, news, social
+from api_gateway.routes import account, links, news, social, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
 from delinkcious.clients.link import LinkClient
@@ -57,7 +57,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, social.router, news.router, account.router]
+    routers = [links.router, social.router, news.router, account.router, tokens.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)

@@ -1,1 +1,1 @@
-"""user-manager: users keyed by identity, unique usernames, access tokens."""
+"""user-manager: users keyed by identity, unique usernames, access and personal API tokens."""

@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from delinkcious.db import UTCDateTime, transaction
-from delinkcious.errors import AlreadyExists
-from delinkcious.models import Identity, User
-from user_service.store import StoredToken
+from delinkcious.errors import AlreadyExists, LimitExceeded, NotFound
+from delinkcious.models import ApiToken, ApiTokenScope, Identity, User
+from user_service.store import NewStoredApiToken, StoredApiToken, StoredToken
 
 metadata = sa.MetaData()
 
@@ -42,6 +42,29 @@ access_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("revoked_at", UTCDateTime()),
+)
+
+# Personal API tokens: named, scoped, never expiring; deleted (not marked) when revoked.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime()),
+)
+
+_API_TOKEN_COLUMNS = (
+    api_tokens.c.id,
+    api_tokens.c.name,
+    api_tokens.c.scope,
+    api_tokens.c.created_at,
+    api_tokens.c.last_used_at,
 )
 
 
@@ -140,3 +163,78 @@ class SqlUserStore:
                 .where(access_tokens.c.token_hash == token_hash, access_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+
+    def add_api_token(self, username: str, token: NewStoredApiToken, limit: int) -> None:
+        with transaction(self._sessions) as s:
+            # Locking the user's row serializes creations for one user on Postgres, so
+            # the count below stays true until the insert (SQLite's BEGIN IMMEDIATE
+            # serializes every writer anyway).
+            user_id = s.execute(
+                sa.select(users.c.id).where(users.c.username == username).with_for_update()
+            ).scalar_one_or_none()
+            if user_id is None:
+                raise NotFound(f"user {username} does not exist")
+            count = s.execute(
+                sa.select(sa.func.count()).select_from(api_tokens).where(api_tokens.c.user_id == user_id)
+            ).scalar_one()
+            if count >= limit:
+                raise LimitExceeded(f"a user has at most {limit} API tokens; delete one first")
+            s.execute(
+                sa.insert(api_tokens).values(
+                    id=token.id,
+                    token_hash=token.token_hash,
+                    user_id=user_id,
+                    name=token.name,
+                    scope=token.scope.value,
+                    created_at=token.created_at,
+                )
+            )
+
+    def list_api_tokens(self, username: str) -> list[ApiToken]:
+        with self._sessions() as s:
+            rows = s.execute(
+                sa.select(*_API_TOKEN_COLUMNS)
+                .join(users, users.c.id == api_tokens.c.user_id)
+                .where(users.c.username == username)
+                .order_by(api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
+            ).all()
+        return [
+            ApiToken(id=r[0], name=r[1], scope=ApiTokenScope(r[2]), created_at=r[3], last_used_at=r[4])
+            for r in rows
+        ]
+
+    def get_api_token(self, token_hash: str) -> StoredApiToken | None:
+        with self._sessions() as s:
+            row = s.execute(
+                sa.select(api_tokens.c.id, users.c.username, api_tokens.c.scope, api_tokens.c.last_used_at)
+                .join(users, users.c.id == api_tokens.c.user_id)
+                .where(api_tokens.c.token_hash == token_hash)
+            ).one_or_none()
+        if row is None:
+            return None
+        return StoredApiToken(row[0], row[1], ApiTokenScope(row[2]), row[3])
+
+    def touch_api_token(self, token_id: str, now: datetime, not_since: datetime) -> None:
+        with transaction(self._sessions) as s:
+            s.execute(
+                sa.update(api_tokens)
+                .where(
+                    api_tokens.c.id == token_id,
+                    sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at <= not_since),
+                )
+                .values(last_used_at=now)
+            )
+
+    def delete_api_token(self, username: str, token_id: str) -> bool:
+        with transaction(self._sessions) as s:
+            user_id = sa.select(users.c.id).where(users.c.username == username).scalar_subquery()
+            deleted = s.execute(
+                sa.delete(api_tokens)
+                .where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
+                .returning(api_tokens.c.id)
+            ).scalar_one_or_none()
+            return deleted is not None
+
+    def delete_api_token_by_hash(self, token_hash: str) -> None:
+        with transaction(self._sessions) as s:
+            s.execute(sa.delete(api_tokens).where(api_tokens.c.token_hash == token_hash))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from delinkcious.errors import AlreadyExists
-from delinkcious.models import Identity, User
+from delinkcious.errors import AlreadyExists, LimitExceeded, NotFound
+from delinkcious.models import ApiToken, ApiTokenScope, Identity, User
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,25 @@ class StoredToken:
     username: str
     expires_at: datetime
     revoked: bool
+
+
+@dataclass(frozen=True)
+class StoredApiToken:
+    """A personal API token as validation needs it."""
+
+    id: str
+    username: str
+    scope: ApiTokenScope
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewStoredApiToken:
+    id: str
+    token_hash: str
+    name: str
+    scope: ApiTokenScope
+    created_at: datetime
 
 
 class UserStore(Protocol):
@@ -33,6 +52,24 @@ class UserStore(Protocol):
 
     def revoke_token(self, token_hash: str, now: datetime) -> None: ...
 
+    def add_api_token(self, username: str, token: NewStoredApiToken, limit: int) -> None:
+        """LimitExceeded when the user already has `limit` tokens (checked and added in
+        one transaction, so concurrent creations cannot pass the limit together)."""
+
+    def list_api_tokens(self, username: str) -> list[ApiToken]:
+        """Newest first."""
+
+    def get_api_token(self, token_hash: str) -> StoredApiToken | None: ...
+
+    def touch_api_token(self, token_id: str, now: datetime, not_since: datetime) -> None:
+        """Sets last_used_at to now unless it is already later than not_since: a write
+        at most once per interval, however many validations race."""
+
+    def delete_api_token(self, username: str, token_id: str) -> bool:
+        """False when the user has no token of that id."""
+
+    def delete_api_token_by_hash(self, token_hash: str) -> None: ...
+
 
 class InMemoryUserStore:
     def __init__(self) -> None:
@@ -40,6 +77,7 @@ class InMemoryUserStore:
         self._users: dict[str, User] = {}
         self._identities: dict[tuple[str, str], str] = {}
         self._tokens: dict[str, StoredToken] = {}
+        self._api_tokens: dict[str, _MemoryApiToken] = {}  # by id
 
     def login(self, identity: Identity, now: datetime) -> User:
         with self._lock:
@@ -70,3 +108,57 @@ class InMemoryUserStore:
             token = self._tokens.get(token_hash)
             if token is not None:
                 self._tokens[token_hash] = StoredToken(token.username, token.expires_at, revoked=True)
+
+    def add_api_token(self, username: str, token: NewStoredApiToken, limit: int) -> None:
+        with self._lock:
+            if username not in self._users:
+                raise NotFound(f"user {username} does not exist")
+            if sum(t.username == username for t in self._api_tokens.values()) >= limit:
+                raise LimitExceeded(f"a user has at most {limit} API tokens")
+            self._api_tokens[token.id] = _MemoryApiToken(username, token, None)
+
+    def list_api_tokens(self, username: str) -> list[ApiToken]:
+        with self._lock:
+            mine = [t for t in self._api_tokens.values() if t.username == username]
+        mine.sort(key=lambda t: (t.token.created_at, t.token.id), reverse=True)
+        return [t.public() for t in mine]
+
+    def get_api_token(self, token_hash: str) -> StoredApiToken | None:
+        with self._lock:
+            for t in self._api_tokens.values():
+                if t.token.token_hash == token_hash:
+                    return StoredApiToken(t.token.id, t.username, t.token.scope, t.last_used_at)
+        return None
+
+    def touch_api_token(self, token_id: str, now: datetime, not_since: datetime) -> None:
+        with self._lock:
+            t = self._api_tokens.get(token_id)
+            if t is not None and (t.last_used_at is None or t.last_used_at <= not_since):
+                t.last_used_at = now
+
+    def delete_api_token(self, username: str, token_id: str) -> bool:
+        with self._lock:
+            t = self._api_tokens.get(token_id)
+            if t is None or t.username != username:
+                return False
+            del self._api_tokens[token_id]
+            return True
+
+    def delete_api_token_by_hash(self, token_hash: str) -> None:
+        with self._lock:
+            for token_id, t in list(self._api_tokens.items()):
+                if t.token.token_hash == token_hash:
+                    del self._api_tokens[token_id]
+
+
+@dataclass
+class _MemoryApiToken:
+    username: str
+    token: NewStoredApiToken
+    last_used_at: datetime | None
+
+    def public(self) -> ApiToken:
+        t = self.token
+        return ApiToken(
+            id=t.id, name=t.name, scope=t.scope, created_at=t.created_at, last_used_at=self.last_used_at
+        )

@@ -15,7 +15,17 @@ from delinkcious.app import create_service_app
 from delinkcious.callers import callers
 from delinkcious.db import make_sessionmaker
 from delinkcious.migrations import database_check, migrate_database, migrated_engine
-from delinkcious.models import Identity, IssuedToken, Strict, TokenOwner, User, Username
+from delinkcious.models import (
+    ApiTokenList,
+    CreatedApiToken,
+    Identity,
+    IssuedToken,
+    NewApiToken,
+    Strict,
+    TokenOwner,
+    User,
+    Username,
+)
 from delinkcious.observability import ReadinessCheck
 from user_service.service import UserService
 from user_service.settings import UserSettings
@@ -63,6 +73,22 @@ def validate_token(body: TokenBody, service: ServiceDep) -> TokenOwner:
 @router.post("/tokens/revoke", dependencies=[callers(GATEWAY)], status_code=204)
 def revoke_token(body: TokenBody, service: ServiceDep) -> Response:
     service.revoke_token(body.token)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/api-tokens", dependencies=[callers(GATEWAY)], status_code=201)
+def create_api_token(username: Username, body: NewApiToken, service: ServiceDep) -> CreatedApiToken:
+    return service.create_api_token(username, body)
+
+
+@router.get("/users/{username}/api-tokens", dependencies=[callers(GATEWAY)])
+def list_api_tokens(username: Username, service: ServiceDep) -> ApiTokenList:
+    return service.list_api_tokens(username)
+
+
+@router.delete("/users/{username}/api-tokens/{token_id}", dependencies=[callers(GATEWAY)], status_code=204)
+def delete_api_token(username: Username, token_id: str, service: ServiceDep) -> Response:
+    service.delete_api_token(username, token_id)
     return Response(status_code=204)
 
 

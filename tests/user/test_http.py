@@ -62,6 +62,9 @@ ROUTES = [
     ("POST", "/users/alice/tokens", {}),
     ("POST", "/tokens/validate", {"json": {"token": "dlk_x"}}),
     ("POST", "/tokens/revoke", {"json": {"token": "dlk_x"}}),
+    ("POST", "/users/alice/api-tokens", {"json": {"name": "script"}}),
+    ("GET", "/users/alice/api-tokens", {}),
+    ("DELETE", "/users/alice/api-tokens/some-id", {}),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 
@@ -284,12 +287,50 @@ def _token_cases(path: str) -> list[BadCase]:
     ]
 
 
+API_TOKENS = "/users/alice/api-tokens"
+CREATE_API_TOKEN_CASES: list[BadCase] = [
+    *_body_cases(API_TOKENS, {"name": "script"}),
+    *_username_cases("/users/{}/api-tokens", "POST"),
+    *[
+        (f"body {body!r}", "POST", API_TOKENS, {"json": body}, 400, "invalid_argument")
+        for body in (
+            {"name": ""},
+            {"name": " \t "},
+            {"name": "x" * 101},
+            {"name": "a\x00b"},
+            {"name": "ok", "scope": "admin"},
+            {"name": "ok", "scope": "login"},
+            {"name": "ok", "scope": ""},
+            {"name": "ok", "scope": 1},
+            {"scope": "full"},
+        )
+    ],
+    ("unknown user", "POST", "/users/nobody/api-tokens", {"json": {"name": "x"}}, 404, "not_found"),
+    ("wrong method", "PUT", API_TOKENS, {"json": {"name": "x"}}, 405, "method_not_allowed"),
+]
+LIST_API_TOKEN_CASES: list[BadCase] = [
+    *_username_cases("/users/{}/api-tokens", "GET"),
+    ("unknown user", "GET", "/users/nobody/api-tokens", {}, 404, "not_found"),
+]
+DELETE_API_TOKEN_CASES: list[BadCase] = [
+    *_username_cases("/users/{}/api-tokens/some-id", "DELETE"),
+    *[
+        (f"id {bad!r}", "DELETE", f"{API_TOKENS}/{bad}", {}, 404, "not_found")
+        for bad in ("never-issued", "a" * 33, "%00", "%C3%A4", "x%20y", "a" * 5000)
+    ],
+    ("unknown user", "DELETE", "/users/nobody/api-tokens/some-id", {}, 404, "not_found"),
+    ("wrong method", "GET", f"{API_TOKENS}/some-id", {}, 405, "method_not_allowed"),
+]
+
 BAD_INPUT: dict[str, list[BadCase]] = {
     "login": LOGIN_CASES,
     "get_user": USER_CASES,
     "issue_token": ISSUE_CASES,
     "validate_token": _token_cases("/tokens/validate"),
     "revoke_token": _token_cases("/tokens/revoke"),
+    "create_api_token": CREATE_API_TOKEN_CASES,
+    "list_api_tokens": LIST_API_TOKEN_CASES,
+    "delete_api_token": DELETE_API_TOKEN_CASES,
 }
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from delinkcious.db import create_db_engine, make_sessionmaker
 from delinkcious.errors import AlreadyExists, NotFound, Unauthenticated
@@ -18,7 +20,7 @@ from delinkcious.migrations import upgrade_to_head
 from delinkcious.models import User
 from tests.user.helpers import MIGRATIONS, VERSION_TABLE, FakeClock, dump_database, identity
 from user_service.service import TOKEN_PREFIX, UserService, hash_token
-from user_service.sql_store import SqlUserStore
+from user_service.sql_store import SqlUserStore, metadata
 
 TTL = timedelta(hours=1)
 THREADS = 10
@@ -292,9 +294,16 @@ def test_migrations_are_idempotent(engine: sa.Engine, store: SqlUserStore) -> No
 
     with engine.connect() as conn:
         versions = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    assert versions == ["0001"]
-    assert {"users", "identities", "access_tokens"} <= set(sa.inspect(engine).get_table_names())
+    assert versions == ["0002"]
+    assert {"users", "identities", "access_tokens", "api_tokens"} <= set(sa.inspect(engine).get_table_names())
     assert store.get_user("alice") is not None  # data survives a second run
+
+
+def test_migrations_create_exactly_the_tables_the_code_uses(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        diff = compare_metadata(context, metadata)
+    assert diff == []
 
 
 def test_migrations_use_their_own_version_table(engine: sa.Engine) -> None:

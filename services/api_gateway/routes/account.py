@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from api_gateway.auth import TokenCache, current_user, presented_token
+from api_gateway.auth import TokenCache, presented_token, token_owner
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
 from api_gateway.web import signout
@@ -38,16 +38,20 @@ async def me(user: User, users: Users) -> UserModel:
 
 @router.post("/logout", status_code=204, responses=errors(401, 403, 429, 503), summary="Revoke this token")
 async def logout(request: Request, users: Users) -> Response:
-    """The presented token is rejected with 401 from the next request on. A browser
+    """The presented token is rejected with 401 from the next request on. For a personal
+    API token, which never expires, that means deleting it, as `DELETE /v1/tokens/{id}`
+    would (a `feeds` token is refused here, as everywhere outside the feeds). A browser
     session (its cookie, and the page's CSRF token) ends the same way, and its cookie
     is cleared."""
     if signout.has_session_only(request):
         return await signout.end_session(request)
-    await current_user(request)
     token = presented_token(request)
+    owner = await token_owner(request, token, allow_feeds=False)
     await users.revoke_token(token)
     cache: TokenCache = request.app.state.token_cache
     cache.evict(token)
+    if owner.token_id is not None:
+        cache.evict_id(owner.token_id)
     return Response(status_code=204)
 
 

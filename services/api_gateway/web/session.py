@@ -1,5 +1,6 @@
-"""The browser session: an HttpOnly, SameSite=Lax cookie holding a gateway access token,
-validated exactly as a bearer token is (user-manager, through the same token cache)."""
+"""The browser session: an HttpOnly, SameSite=Lax cookie holding a gateway login token,
+validated exactly as a bearer token is (auth.token_owner: user-manager, through the same
+token cache)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import hmac
 
 from fastapi import Request, Response
 
-from api_gateway.auth import MAX_TOKEN_LENGTH, TokenCache
+from api_gateway.auth import MAX_TOKEN_LENGTH, token_owner
 from api_gateway.ratelimit import RateLimiter
 from api_gateway.settings import GatewaySettings
-from delinkcious.clients.user import UserClient
-from delinkcious.errors import Unauthenticated
+from delinkcious.errors import PermissionDenied, Unauthenticated
 
 SESSION_COOKIE = "dlk_session"
 # The `__Host-` prefix makes the browser refuse the cookie unless it is Secure, for this
@@ -54,18 +54,12 @@ async def session_user(request: Request) -> str | None:
     token = session_token(request)
     if token is None:
         return None
-    cache: TokenCache = request.app.state.token_cache
-    owner = cache.get(token)
-    if owner is None:
-        users: UserClient = request.app.state.users
-        try:
-            owner = await users.validate_token(token)
-        except Unauthenticated:
-            return None
-        cache.put(token, owner)
+    try:
+        owner = await token_owner(request, token, allow_feeds=False)
+    except (Unauthenticated, PermissionDenied):
+        return None
     limiter: RateLimiter = request.app.state.limiter
     limiter.check(owner.username)
-    request.state.username = owner.username
     return owner.username
 
 
