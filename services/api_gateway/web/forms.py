@@ -31,10 +31,20 @@ def split_tags(value: str) -> list[str]:
     return [t for t in _TAG_SEPARATORS.split(value) if t]
 
 
+# The models' patterns document shapes for OpenAPI; people get the rule in words.
+_PATTERN_RULES = {
+    "url": "must be an absolute http or https URL",
+    "username": "a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'",
+    "followed": "a username is 1-39 characters of a-z, 0-9 and '-', not starting with '-'",
+}
+
+
 def describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "string_pattern_mismatch":
+            msg = _PATTERN_RULES.get(where, "is not in the expected form")
         parts.append(f"{where.replace('_', ' ')}: {msg}" if where else msg)
     return "; ".join(parts) or "invalid input"

@@ -40,7 +40,7 @@ async def follow(request: Request, user: PageUser, social: Social) -> Response:
     try:
         await social.follow(user, FollowRequest(followed=typed).followed)
     except ValidationError as exc:
-        message = describe(exc).replace("followed: ", "username: ")
+        message = describe(exc).replace("followed: ", "")
         return await _people(request, user, social, form_error=message, typed=typed, status_code=400)
     except (InvalidArgument, NotFound) as exc:
         return await _people(request, user, social, form_error=exc.message, typed=typed, status_code=exc.status)

@@ -19,6 +19,13 @@
     }
   });
 
+  // A page that answers an action (a new token, say) puts focus on what it reports.
+  var first = document.querySelector("[data-focus]");
+  if (first) {
+    first.removeAttribute("data-focus");
+    first.focus();
+  }
+
   // "/" jumps to the search, as on many link managers; not while typing.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
