@@ -11,11 +11,14 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delinkcious.errors import InvalidArgument
 
 _SIG_BYTES = 16
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _b64(data: bytes) -> str:
@@ -58,3 +61,21 @@ class PageTokenCodec:
         if data.get("q") != query_digest(query):
             raise InvalidArgument("start_token belongs to a different query")
         return data["p"]
+
+
+def time_position(at: datetime, item_id: int) -> list[int]:
+    """A (timestamp, id) keyset position as JSON integers: microseconds since the
+    epoch, exact where a float or a formatted string could round."""
+    return [(at - _EPOCH) // _MICROSECOND, item_id]
+
+
+def parse_time_position(raw: Any) -> tuple[datetime, int]:
+    """The (timestamp, id) a decoded position holds. Anything else (a token from before
+    positions carried a time held a bare id) is InvalidArgument."""
+    match raw:
+        case [int(micros), int(item_id)] if not isinstance(micros, bool) and not isinstance(item_id, bool):
+            try:
+                return _EPOCH + micros * _MICROSECOND, item_id
+            except OverflowError:
+                pass
+    raise InvalidArgument("start_token is not a valid page token")

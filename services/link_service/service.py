@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from delinkcious.db import check_regex
-from delinkcious.errors import InvalidArgument
+from delinkcious.errors import InvalidArgument, NotFound
 from delinkcious.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from delinkcious.models import (
+    DatedNewLink,
     Link,
     LinkCheckResult,
     LinkFilter,
@@ -16,7 +17,7 @@ from delinkcious.models import (
     LinkUpdate,
     NewLink,
 )
-from delinkcious.pagination import PageTokenCodec
+from delinkcious.pagination import PageTokenCodec, parse_time_position, time_position
 from delinkcious.timeutil import utcnow
 from link_service.store import LinkChange, LinkQuery, LinkStore, pending_link
 
@@ -43,9 +44,7 @@ class LinkService:
                 check_regex(pattern, field)
         # The token is bound to this user and these filters: reused elsewhere, it is a 400.
         query_key = {"owner": owner, **filters.model_dump()}
-        before_id = self._codec.decode(start_token, query_key) if start_token else None
-        if before_id is not None and not isinstance(before_id, int):
-            raise InvalidArgument("start_token is not a valid page token")
+        after = parse_time_position(self._codec.decode(start_token, query_key)) if start_token else None
         found = self._store.find(
             LinkQuery(
                 owner=owner,
@@ -53,16 +52,34 @@ class LinkService:
                 title_regex=filters.title_regex,
                 description_regex=filters.description_regex,
                 tags=tuple(filters.tags),
-                before_id=before_id,
+                private=filters.private,
+                after=after,
                 limit=page_size + 1,
             )
         )
         page, more = found[:page_size], len(found) > page_size
-        token = self._codec.encode(page[-1].id, query_key) if more else ""
+        last = page[-1] if more else None
+        token = self._codec.encode(time_position(last.link.created_at, last.id), query_key) if last else ""
         return LinkPage(links=[s.link for s in page], next_page_token=token)
 
+    def get_link(self, owner: str, url: str) -> Link:
+        stored = self._store.get(owner, url)
+        if stored is None:
+            raise NotFound(f"no link with url {url}")
+        return stored.link
+
     def add_link(self, owner: str, new: NewLink) -> Link:
-        link = pending_link(new.url, new.title, new.description, new.tags, self._clock())
+        """Saves a new link now; a DatedNewLink may say it was created earlier (or later)."""
+        created_at = new.created_at if isinstance(new, DatedNewLink) else None
+        link = pending_link(
+            new.url,
+            new.title,
+            new.description,
+            new.tags,
+            self._clock(),
+            private=new.private,
+            created_at=created_at,
+        )
         stored = self._store.add(owner, link, self._max_links)
         LINKS_CREATED.inc()
         self._on_change()
@@ -77,6 +94,7 @@ class LinkService:
             description=update.description,
             add_tags=tuple(update.add_tags),
             remove_tags=tuple(update.remove_tags),
+            private=update.private,
         )
         stored = self._store.update(owner, update.url, change, self._clock())
         LINKS_UPDATED.inc()

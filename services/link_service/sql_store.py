@@ -27,6 +27,7 @@ _LINK_COLUMNS = (
     links.c.title,
     links.c.description,
     links.c.tags,
+    links.c.private,
     links.c.status,
     links.c.created_at,
     links.c.updated_at,
@@ -43,6 +44,7 @@ def _stored(row: Any) -> StoredLink:
             title=row.title,
             description=row.description,
             tags=json.loads(row.tags),
+            private=row.private,
             status=LinkStatus(row.status),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -91,6 +93,7 @@ class SqlLinkStore:
                         title=link.title,
                         description=link.description,
                         tags=json.dumps(link.tags),
+                        private=link.private,
                         status=link.status.value,
                         created_at=link.created_at,
                         updated_at=link.updated_at,
@@ -100,7 +103,8 @@ class SqlLinkStore:
                 ).scalar_one()
                 self._write_tags(s, link_id, link.tags)
                 stored = StoredLink(link_id, owner, link)
-                self._record(s, new_event(EventType.LINK_ADDED, stored, link.created_at))
+                # The event happens when the link is saved, whatever created_at an import gave.
+                self._record(s, new_event(EventType.LINK_ADDED, stored, link.updated_at))
                 return stored
         except IntegrityError:
             # Lost a race with an add of the same URL; the whole transaction rolled back.
@@ -116,6 +120,8 @@ class SqlLinkStore:
                 values["title"] = change.title
             if change.description is not None:
                 values["description"] = change.description
+            if change.private is not None:
+                values["private"] = change.private
             tags = change.new_tags(current.link.tags)
             if tags is not None:
                 values["tags"] = json.dumps(tags)
@@ -171,8 +177,19 @@ class SqlLinkStore:
 
     def find(self, query: LinkQuery) -> list[StoredLink]:
         stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == query.owner)
-        if query.before_id is not None:
-            stmt = stmt.where(links.c.id < query.before_id)
+        if query.after is not None:
+            created_at, link_id = query.after
+            # Spelled out rather than as a row comparison, which SQLite's planner
+            # cannot turn into an index range; the leading term bounds the scan.
+            stmt = stmt.where(
+                links.c.created_at <= created_at,
+                sa.or_(
+                    links.c.created_at < created_at,
+                    sa.and_(links.c.created_at == created_at, links.c.id < link_id),
+                ),
+            )
+        if query.private is not None:
+            stmt = stmt.where(links.c.private == query.private)
         for column, pattern in (
             (links.c.url, query.url_regex),
             (links.c.title, query.title_regex),
@@ -182,7 +199,7 @@ class SqlLinkStore:
                 stmt = stmt.where(regex_match(column, pattern))
         for tag in query.tags:
             stmt = stmt.where(sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == tag))
-        stmt = stmt.order_by(links.c.id.desc()).limit(query.limit)
+        stmt = stmt.order_by(links.c.created_at.desc(), links.c.id.desc()).limit(query.limit)
         try:
             with self._sessions() as s:
                 return [_stored(row) for row in s.execute(stmt)]
@@ -211,6 +228,7 @@ class SqlLinkStore:
                         url=r.url,
                         title=r.title,
                         timestamp=r.occurred_at,
+                        private=r.private,
                     ),
                     r.trace_context,
                 )
@@ -244,13 +262,13 @@ class SqlLinkStore:
     def due_for_check(
         self, checked_before: datetime, pending_before: datetime, limit: int
     ) -> list[CheckRequest]:
-        last_seen = sa.func.coalesce(links.c.checked_at, links.c.created_at)
+        last_seen = sa.func.coalesce(links.c.checked_at, links.c.updated_at)
         stmt = (
             sa.select(links.c.id, links.c.owner, links.c.url)
             .where(
                 sa.or_(
                     links.c.checked_at < checked_before,
-                    sa.and_(links.c.checked_at.is_(None), links.c.created_at < pending_before),
+                    sa.and_(links.c.checked_at.is_(None), links.c.updated_at < pending_before),
                 )
             )
             .order_by(last_seen, links.c.id)
@@ -285,6 +303,7 @@ class SqlLinkStore:
                 url=event.url,
                 title=event.title,
                 occurred_at=event.timestamp,
+                private=event.private,
                 trace_context=tracing.capture(),
             )
         )

@@ -25,8 +25,14 @@ class LinkQuery:
     title_regex: str | None = None
     description_regex: str | None = None
     tags: tuple[str, ...] = ()
-    before_id: int | None = None  # keyset position: only links older than this one
+    private: bool | None = None
+    # Keyset position (created_at, id) of the last link already returned: only links
+    # after it in the order (newest created_at first, then highest id first).
+    after: tuple[datetime, int] | None = None
     limit: int = 20
+
+    def is_after(self, stored: StoredLink) -> bool:
+        return self.after is None or (stored.link.created_at, stored.id) < self.after
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class LinkChange:
     description: str | None = None
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
+    private: bool | None = None
 
     def new_tags(self, current: list[str]) -> list[str] | None:
         if not self.add_tags and not self.remove_tags:
@@ -76,7 +83,8 @@ class LinkStore(Protocol):
         """NotFound when the link does not exist."""
 
     def find(self, query: LinkQuery) -> list[StoredLink]:
-        """Newest first; at most query.limit links."""
+        """Newest created_at first, ties by highest id (last saved) first; at most
+        query.limit links."""
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         """False when the link is gone, was re-added since, or a newer result is in."""
@@ -111,6 +119,7 @@ def new_event(kind: EventType, stored: StoredLink, at: datetime) -> LinkEvent:
         url=stored.link.url,
         title=stored.link.title,
         timestamp=at,
+        private=stored.link.private,
     )
 
 
@@ -141,7 +150,8 @@ class InMemoryLinkStore:
             stored = StoredLink(self._next_id, owner, link)
             self._next_id += 1
             self._links[(owner, link.url)] = stored
-            self._record(new_event(EventType.LINK_ADDED, stored, link.created_at))
+            # The event happens when the link is saved, whatever created_at an import gave.
+            self._record(new_event(EventType.LINK_ADDED, stored, link.updated_at))
             return stored
 
     def get(self, owner: str, url: str) -> StoredLink | None:
@@ -157,6 +167,8 @@ class InMemoryLinkStore:
                 updates["title"] = change.title
             if change.description is not None:
                 updates["description"] = change.description
+            if change.private is not None:
+                updates["private"] = change.private
             tags = change.new_tags(stored.link.tags)
             if tags is not None:
                 updates["tags"] = tags
@@ -176,13 +188,14 @@ class InMemoryLinkStore:
             s
             for s in self._links.values()
             if s.owner == query.owner
-            and (query.before_id is None or s.id < query.before_id)
+            and query.is_after(s)
+            and (query.private is None or s.link.private == query.private)
             and _regex_ok(query.url_regex, s.link.url)
             and _regex_ok(query.title_regex, s.link.title)
             and _regex_ok(query.description_regex, s.link.description)
             and set(query.tags) <= set(s.link.tags)
         ]
-        found.sort(key=lambda s: s.id, reverse=True)
+        found.sort(key=lambda s: (s.link.created_at, s.id), reverse=True)
         return found[: query.limit]
 
     def apply_check(self, result: LinkCheckResult) -> bool:
@@ -225,23 +238,34 @@ class InMemoryLinkStore:
     ) -> list[CheckRequest]:
         def due(s: StoredLink) -> bool:
             checked = s.link.checked_at
-            return checked < checked_before if checked is not None else s.link.created_at < pending_before
+            return checked < checked_before if checked is not None else s.link.updated_at < pending_before
 
         found = sorted(
             (s for s in self._links.values() if due(s)),
-            key=lambda s: (s.link.checked_at or s.link.created_at, s.id),
+            key=lambda s: (s.link.checked_at or s.link.updated_at, s.id),
         )
         return [CheckRequest(link_id=s.id, username=s.owner, url=s.link.url) for s in found[:limit]]
 
 
-def pending_link(url: str, title: str, description: str, tags: list[str], now: datetime) -> Link:
+def pending_link(
+    url: str,
+    title: str,
+    description: str,
+    tags: list[str],
+    now: datetime,
+    *,
+    private: bool = False,
+    created_at: datetime | None = None,
+) -> Link:
+    """A link about to be saved `now`; `created_at` is an earlier date (an import's)."""
     return Link(
         url=url,
         title=title,
         description=description,
         tags=tags,
+        private=private,
         status=LinkStatus.PENDING,
-        created_at=now,
+        created_at=created_at or now,
         updated_at=now,
         checked_at=None,
     )

@@ -22,12 +22,12 @@ from delinkcious.db import make_sessionmaker
 from delinkcious.events import EventBus
 from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import (
+    DatedNewLink,
     Link,
     LinkCheckResult,
     LinkListQuery,
     LinkPage,
     LinkUpdate,
-    NewLink,
     Url,
     Username,
 )
@@ -62,8 +62,13 @@ def list_links(username: Username, query: Annotated[LinkListQuery, Query()], ser
     return service.list_links(username, query.filters(), query.page_size, query.start_token)
 
 
+@router.get("/users/{username}/links/one", dependencies=[callers(GATEWAY)])
+def get_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Link:
+    return service.get_link(username, url)
+
+
 @router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201)
-def add_link(username: Username, body: NewLink, service: ServiceDep) -> Link:
+def add_link(username: Username, body: DatedNewLink, service: ServiceDep) -> Link:
     return service.add_link(username, body)
 
 

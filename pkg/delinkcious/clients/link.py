@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from delinkcious.clients.base import ServiceClient
-from delinkcious.models import Link, LinkCheckResult, LinkFilter, LinkPage, LinkUpdate, NewLink
+from delinkcious.models import (
+    DatedNewLink,
+    Link,
+    LinkCheckResult,
+    LinkFilter,
+    LinkPage,
+    LinkUpdate,
+    NewLink,
+)
 
 
 class LinkClient(ServiceClient):
@@ -19,12 +28,24 @@ class LinkClient(ServiceClient):
         for name in ("url_regex", "title_regex", "description_regex"):
             if getattr(filters, name) is not None:
                 params[name] = getattr(filters, name)
+        if filters.private is not None:
+            params["private"] = "true" if filters.private else "false"
         if start_token:
             params["start_token"] = start_token
         return await self.get_model(LinkPage, f"/users/{username}/links", params=params)
 
-    async def add_link(self, username: str, link: NewLink) -> Link:
-        return await self.send_model("POST", Link, f"/users/{username}/links", json=link.model_dump())
+    async def get_link(self, username: str, url: str) -> Link:
+        """NotFound when the user has no link with this url."""
+        return await self.get_model(Link, f"/users/{username}/links/one", params={"url": url})
+
+    async def add_link(self, username: str, link: NewLink, created_at: datetime | None = None) -> Link:
+        """`created_at` is when the link was first saved elsewhere (an import's date); now when None."""
+        body = DatedNewLink.model_validate(
+            {**link.model_dump(), **({"created_at": created_at} if created_at is not None else {})}
+        )
+        return await self.send_model(
+            "POST", Link, f"/users/{username}/links", json=body.model_dump(mode="json", exclude_none=True)
+        )
 
     async def update_link(self, username: str, update: LinkUpdate) -> Link:
         return await self.send_model(
