@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +11,7 @@ from api_gateway.deps import Links
 from api_gateway.web.deps import PageUser
 from api_gateway.web.forms import describe, form_of, optional, split_tags, text
 from api_gateway.web.pages import WebRoute, is_partial, render, see_other
-from delinkcious.errors import DelinkciousError, InvalidArgument, NotFound
+from delinkcious.errors import DelinkciousError, InvalidArgument
 from delinkcious.models import Link, LinkFilter, LinkUpdate, NewLink
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -20,8 +19,19 @@ PAGE_SIZE = 20
 Param = Annotated[str, Query(max_length=2048)]
 
 
-def _search(url_regex: str, title_regex: str, description_regex: str, tags: str) -> dict[str, str]:
-    return {"url_regex": url_regex, "title_regex": title_regex, "description_regex": description_regex, "tags": tags}
+VISIBILITY = {"": None, "private": True, "public": False}
+
+
+def _search(
+    url_regex: str, title_regex: str, description_regex: str, tags: str, visibility: str
+) -> dict[str, str]:
+    return {
+        "url_regex": url_regex,
+        "title_regex": title_regex,
+        "description_regex": description_regex,
+        "tags": tags,
+        "visibility": visibility if visibility in VISIBILITY else "",
+    }
 
 
 @router.get("/")
@@ -33,9 +43,10 @@ async def links_page(
     url_regex: Param = "",
     description_regex: Param = "",
     tags: Param = "",
+    visibility: Param = "",
     after: Param = "",
 ) -> Response:
-    search = _search(url_regex, title_regex, description_regex, tags)
+    search = _search(url_regex, title_regex, description_regex, tags, visibility)
     context: dict[str, Any] = {"search": search, "links": [], "next_page": "", "after": after, "form": {}}
     status = 200
     try:
@@ -44,6 +55,7 @@ async def links_page(
             title_regex=optional(title_regex),
             description_regex=optional(description_regex),
             tags=split_tags(tags),
+            private=VISIBILITY[search["visibility"]],
         )
         page = await links.list_links(user, filters, PAGE_SIZE, after)
         context.update(links=page.links, next_page=page.next_page_token)
@@ -61,14 +73,14 @@ async def new_link_page(
     request: Request, user: PageUser, url: Param = "", title: Param = "", description: Annotated[str, Query(max_length=10_000)] = ""
 ) -> Response:
     """Also the bookmarklet's target: it opens this page with the page being viewed."""
-    form = {"url": url, "title": title, "description": description, "tags": ""}
+    form = {"url": url, "title": title, "description": description, "tags": "", "private": ""}
     return render(request, "link_new.html", {"form": form})
 
 
 @router.post("/links")
 async def add_link(request: Request, user: PageUser, links: Links) -> Response:
     form = await form_of(request)
-    values = {name: text(form, name) for name in ("url", "title", "description", "tags")}
+    values = {name: text(form, name) for name in ("url", "title", "description", "tags", "private")}
     try:
         link = await links.add_link(
             user,
@@ -77,6 +89,7 @@ async def add_link(request: Request, user: PageUser, links: Links) -> Response:
                 title=values["title"],
                 description=values["description"],
                 tags=split_tags(values["tags"]),
+                private=bool(values["private"]),
             ),
         )
     except (ValidationError, DelinkciousError) as exc:
@@ -95,10 +108,7 @@ async def add_link(request: Request, user: PageUser, links: Links) -> Response:
 
 
 async def _one_link(links: Links, user: str, url: str) -> Link:
-    page = await links.list_links(user, LinkFilter(url_regex=f"^{re.escape(url)}$"), 1)
-    if not page.links:
-        raise NotFound("you have no link with this url")
-    return page.links[0]
+    return await links.get_link(user, url)
 
 
 @router.get("/links/edit")
@@ -118,13 +128,19 @@ async def link_item(request: Request, user: PageUser, links: Links, url: Param) 
 
 
 def _form_of_link(link: Link) -> dict[str, str]:
-    return {"url": link.url, "title": link.title, "description": link.description, "tags": " ".join(link.tags)}
+    return {
+        "url": link.url,
+        "title": link.title,
+        "description": link.description,
+        "tags": " ".join(link.tags),
+        "private": "on" if link.private else "",
+    }
 
 
 @router.post("/links/edit")
 async def edit_link(request: Request, user: PageUser, links: Links) -> Response:
     form = await form_of(request)
-    values = {name: text(form, name) for name in ("url", "title", "description", "tags")}
+    values = {name: text(form, name) for name in ("url", "title", "description", "tags", "private")}
     link = await _one_link(links, user, values["url"])
     try:
         wanted = set(split_tags(values["tags"]))
@@ -134,6 +150,7 @@ async def edit_link(request: Request, user: PageUser, links: Links) -> Response:
             description=values["description"],
             add_tags=sorted(wanted - set(link.tags)),
             remove_tags=sorted(set(link.tags) - {t.strip().lower() for t in wanted}),
+            private=bool(values["private"]),
         )
         link = await links.update_link(user, update)
     except (ValidationError, InvalidArgument) as exc:
