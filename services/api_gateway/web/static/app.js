@@ -54,6 +54,12 @@
     }
   });
 
+  // Forms that destroy something ask first (without JavaScript they just submit).
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  }, true);
+
   // Import: upload with a progress bar, then show the summary the server answers.
   document.addEventListener("submit", function (event) {
     var form = event.target;
