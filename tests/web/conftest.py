@@ -60,7 +60,9 @@ def browse(playwright: Playwright, tmp_path: Path) -> Iterator[Browse]:
         expected = "Failed to load resource: the server responded with a status of 4"
         page.on(
             "console",
-            lambda m: errors.append(m.text) if m.type == "error" and not m.text.startswith(expected) else None,
+            lambda m: (
+                errors.append(m.text) if m.type == "error" and not m.text.startswith(expected) else None
+            ),
         )
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.console_errors = errors  # type: ignore[attr-defined]

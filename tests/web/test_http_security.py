@@ -46,7 +46,9 @@ def signed_in(system: RunningSystem) -> Iterator[tuple[httpx.Client, str, str]]:
 def test_session_cookie_is_httponly_lax_and_not_secure_over_http(system: RunningSystem) -> None:
     with browser(system) as client:
         page = client.get("/signin")
-        answer = client.post("/signin/dev", data={"username": unique("cookie"), "csrf_token": csrf_of(page.text)})
+        answer = client.post(
+            "/signin/dev", data={"username": unique("cookie"), "csrf_token": csrf_of(page.text)}
+        )
     assert answer.status_code == 303 and answer.headers["location"] == "/"
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith("dlk_session=")
@@ -65,7 +67,16 @@ def test_pages_need_a_session(system: RunningSystem) -> None:
 
 def test_security_headers_on_every_page(signed_in: tuple[httpx.Client, str, str]) -> None:
     client, _, _ = signed_in
-    for path in ("/", "/people", "/news", "/tokens", "/signin", "/bookmarklet", "/links/new", "/static/app.css"):
+    for path in (
+        "/",
+        "/people",
+        "/news",
+        "/tokens",
+        "/signin",
+        "/bookmarklet",
+        "/links/new",
+        "/static/app.css",
+    ):
         answer = client.get(path)
         assert answer.status_code in (200, 303), path
         csp = answer.headers["content-security-policy"]
@@ -146,10 +157,16 @@ def test_a_request_from_another_origin_is_refused_even_with_the_token(
     assert client.post("/links", data=data, headers={"Origin": "null"}).status_code == 403
     for site in ("cross-site", "same-site"):
         assert client.post("/links", data=data, headers={"Sec-Fetch-Site": site}).status_code == 403
-    refused = client.post("/people/follow", data={"username": "x", "csrf_token": token}, headers={"Origin": "https://evil.example"})
+    refused = client.post(
+        "/people/follow",
+        data={"username": "x", "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
     assert refused.status_code == 403
     assert url not in _links_of(system, username)
-    same = client.post("/links", data=data, headers={"Origin": system.gateway, "Sec-Fetch-Site": "same-origin"})
+    same = client.post(
+        "/links", data=data, headers={"Origin": system.gateway, "Sec-Fetch-Site": "same-origin"}
+    )
     assert same.status_code == 303
 
 
@@ -165,7 +182,8 @@ def test_next_never_leaves_the_site(system: RunningSystem) -> None:
         with browser(system) as client:
             page = client.get("/signin", params={"next": target})
             answer = client.post(
-                "/signin/dev", data={"username": unique("next"), "next": target, "csrf_token": csrf_of(page.text)}
+                "/signin/dev",
+                data={"username": unique("next"), "next": target, "csrf_token": csrf_of(page.text)},
             )
             assert answer.headers["location"] == "/", target
     assert local_path("/news?after=x") == "/news?after=x"
@@ -177,7 +195,12 @@ def test_sign_out_ends_the_session_and_needs_the_token(
     client, _, token = signed_in
     session = client.cookies["dlk_session"]
     assert client.post("/logout").status_code == 403
-    assert client.post("/logout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        client.post(
+            "/logout", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+        ).status_code
+        == 403
+    )
     answer = client.post("/logout", data={"csrf_token": token})
     assert answer.status_code == 303 and answer.headers["location"] == "/signin"
     assert 'dlk_session=""' in answer.headers["set-cookie"] and "Max-Age=0" in answer.headers["set-cookie"]
@@ -205,11 +228,13 @@ HOSTILE = {
     "title": '<script>alert("t")</script><img src=x onerror=alert(1)>',
     "description": "</p><svg onload=alert(2)>&amp; \"quoted\" 'single'",
     "tags": ["<b>bold</b>", '"><script>x</script>', "javascript:alert(3)"],
-    "url": 'https://example.com/a"><script>alert(4)</script>?q=<i>&x=\'y\'',
+    "url": "https://example.com/a\"><script>alert(4)</script>?q=<i>&x='y'",
 }
 
 
-def test_hostile_input_is_escaped_everywhere(system: RunningSystem, signed_in: tuple[httpx.Client, str, str]) -> None:
+def test_hostile_input_is_escaped_everywhere(
+    system: RunningSystem, signed_in: tuple[httpx.Client, str, str]
+) -> None:
     client, username, _ = signed_in
     token = system.login(username)
     with system.client(token) as api:
@@ -228,9 +253,13 @@ def test_hostile_input_is_escaped_everywhere(system: RunningSystem, signed_in: t
     assert "<script>alert" not in edit and "&lt;script&gt;alert(4)" in edit
 
     # Typed into the forms and echoed back: a username, a bookmarklet's prefill.
-    follow = client.post("/people/follow", data={"username": "<script>alert(5)</script>", "csrf_token": csrf_of(html)})
+    follow = client.post(
+        "/people/follow", data={"username": "<script>alert(5)</script>", "csrf_token": csrf_of(html)}
+    )
     assert follow.status_code == 400 and "<script>alert(5)" not in follow.text
-    prefill = client.get("/links/new", params={"url": "javascript:alert(6)", "title": "<script>alert(7)</script>"})
+    prefill = client.get(
+        "/links/new", params={"url": "javascript:alert(6)", "title": "<script>alert(7)</script>"}
+    )
     assert "<script>alert(7)" not in prefill.text
     assert 'href="javascript:alert(6)' not in prefill.text
     refused = client.post("/links", data={"url": "javascript:alert(6)", "csrf_token": csrf_of(html)})

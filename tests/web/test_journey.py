@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import RunningSystem, unique
 from tests.web.conftest import Browse, screenshot, sign_in
 
 
-def _link(page: Page, title: str):  # type: ignore[no-untyped-def]
+def _link(page: Page, title: str) -> Locator:
     return page.locator("li.link", has=page.get_by_role("link", name=title, exact=True))
 
 
@@ -43,7 +43,9 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
     first = _link(page, "First link")
     expect(first).to_be_visible()
     expect(first.locator(".badge").first).to_have_text(re.compile("pending|valid"))
-    expect(page.get_by_role("textbox", name="URL", exact=True)).to_have_value("")  # the form is reset for the next one
+    expect(page.get_by_role("textbox", name="URL", exact=True)).to_have_value(
+        ""
+    )  # the form is reset for the next one
 
     page.get_by_role("textbox", name="URL", exact=True).fill(f"{pages}/missing")
     page.get_by_role("textbox", name="Title", exact=True).fill("Broken link")

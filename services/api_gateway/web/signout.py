@@ -3,6 +3,8 @@ a bearer token. A page's form, so it is checked for CSRF like every other."""
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import Request, Response
 
 from api_gateway.auth import TokenCache
@@ -16,7 +18,11 @@ from delinkcious.errors import Unauthenticated
 def has_session_only(request: Request) -> bool:
     """No token in the headers, a session cookie: the browser's sign-out."""
     headers = request.headers
-    return "authorization" not in headers and "access-token" not in headers and session_token(request) is not None
+    return (
+        "authorization" not in headers
+        and "access-token" not in headers
+        and session_token(request) is not None
+    )
 
 
 async def end_session(request: Request) -> Response:
@@ -25,10 +31,8 @@ async def end_session(request: Request) -> Response:
     if token is None:
         raise Unauthenticated("no session to end")
     users: UserClient = request.app.state.users
-    try:
+    with contextlib.suppress(Unauthenticated):  # already expired or revoked: the cookie goes anyway
         await users.revoke_token(token)
-    except Unauthenticated:
-        pass  # already expired or revoked: the cookie goes all the same
     cache: TokenCache = request.app.state.token_cache
     cache.evict(token)
     # A page's form wants a page to land on; a script gets the API's 204.

@@ -47,7 +47,9 @@ async def dev_signin(request: Request, users: Users) -> Response:
     except (ValidationError, AlreadyExists) as exc:
         message = describe(exc) if isinstance(exc, ValidationError) else exc.message
         context = {"next": target, "form_error": message, "username": text(form, "username")}
-        return render(request, "signin.html", context, status_code=400 if isinstance(exc, ValidationError) else 409)
+        return render(
+            request, "signin.html", context, status_code=400 if isinstance(exc, ValidationError) else 409
+        )
     response = see_other(target)
     set_session(response, settings, login.access_token, login.expires_in)
     return response

@@ -70,7 +70,11 @@ async def links_page(
 
 @router.get("/links/new")
 async def new_link_page(
-    request: Request, user: PageUser, url: Param = "", title: Param = "", description: Annotated[str, Query(max_length=10_000)] = ""
+    request: Request,
+    user: PageUser,
+    url: Param = "",
+    title: Param = "",
+    description: Annotated[str, Query(max_length=10_000)] = "",
 ) -> Response:
     """Also the bookmarklet's target: it opens this page with the page being viewed."""
     form = {"url": url, "title": title, "description": description, "tags": "", "private": ""}
@@ -98,7 +102,9 @@ async def add_link(request: Request, user: PageUser, links: Links) -> Response:
         message = describe(exc) if isinstance(exc, ValidationError) else exc.message
         status = 400 if isinstance(exc, ValidationError) else exc.status
         if not is_partial(request):
-            return render(request, "link_new.html", {"form": values, "form_error": message}, status_code=status)
+            return render(
+                request, "link_new.html", {"form": values, "form_error": message}, status_code=status
+            )
         response = render(request, "partials/link_form.html", {"form": values, "form_error": message}, status)
         response.headers.update({"HX-Retarget": "#add-form", "HX-Reswap": "outerHTML"})
         return response
@@ -156,7 +162,9 @@ async def edit_link(request: Request, user: PageUser, links: Links) -> Response:
     except (ValidationError, InvalidArgument) as exc:
         message = describe(exc) if isinstance(exc, ValidationError) else exc.message
         template = "partials/link_edit.html" if is_partial(request) else "link_edit.html"
-        return render(request, template, {"link": link, "form": values, "form_error": message}, status_code=400)
+        return render(
+            request, template, {"link": link, "form": values, "form_error": message}, status_code=400
+        )
     if is_partial(request):
         return render(request, "partials/link_item.html", {"link": link, "updated": True})
     return see_other("/?updated=1")

@@ -43,7 +43,9 @@ async def follow(request: Request, user: PageUser, social: Social) -> Response:
         message = describe(exc).replace("followed: ", "")
         return await _people(request, user, social, form_error=message, typed=typed, status_code=400)
     except (InvalidArgument, NotFound) as exc:
-        return await _people(request, user, social, form_error=exc.message, typed=typed, status_code=exc.status)
+        return await _people(
+            request, user, social, form_error=exc.message, typed=typed, status_code=exc.status
+        )
     return see_other("/people?done=followed")
 
 
@@ -63,4 +65,6 @@ async def news_page(
     request: Request, user: PageUser, news: News, after: Annotated[str, Query(max_length=1024)] = ""
 ) -> Response:
     page = await news.get_news(user, DEFAULT_PAGE_SIZE, after)
-    return render(request, "news.html", {"events": page.events, "next_page": page.next_page_token, "after": after})
+    return render(
+        request, "news.html", {"events": page.events, "next_page": page.next_page_token, "after": after}
+    )

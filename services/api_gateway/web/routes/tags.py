@@ -23,7 +23,9 @@ async def _tags(request: Request, user: str, links: Links, status_code: int = 20
 
 
 @router.get("/tags")
-async def tags_page(request: Request, user: PageUser, links: Links, done: str = "", tag: str = "") -> Response:
+async def tags_page(
+    request: Request, user: PageUser, links: Links, done: str = "", tag: str = ""
+) -> Response:
     flash = {"renamed": f"Renamed to #{tag}.", "deleted": f"Deleted #{tag} from every link."}.get(done)
     return await _tags(request, user, links, flash=flash)
 

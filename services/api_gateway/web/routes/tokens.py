@@ -18,7 +18,9 @@ from delinkcious.models import NewApiToken
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-async def _tokens(request: Request, user: str, users: Users, status_code: int = 200, **extra: Any) -> Response:
+async def _tokens(
+    request: Request, user: str, users: Users, status_code: int = 200, **extra: Any
+) -> Response:
     listed = await users.list_api_tokens(user)
     return render(request, "tokens.html", {"tokens": listed.tokens, **extra}, status_code=status_code)
 
@@ -37,7 +39,9 @@ async def create_token(request: Request, user: PageUser, users: Users) -> Respon
     except ValidationError as exc:
         return await _tokens(request, user, users, 400, form_error=describe(exc), typed=text(form, "name"))
     except (InvalidArgument, LimitExceeded) as exc:
-        return await _tokens(request, user, users, exc.status, form_error=exc.message, typed=text(form, "name"))
+        return await _tokens(
+            request, user, users, exc.status, form_error=exc.message, typed=text(form, "name")
+        )
     # Answered, not redirected: the secret exists in this one response only.
     return await _tokens(request, user, users, 201, created=created)
 
