@@ -7,15 +7,7 @@ from __future__ import annotations
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.gateway_login.conftest import (  # noqa: F401 - fixtures
-    browser,
-    callback,
-    github,
-    github_gateway,
-    oidc_gateway,
-    oidc_provider,
-    user_manager_url,
-)
+from tests.gateway_login.conftest import callback
 from tests.gateway_login.github_standin import GitHubStandIn, GitHubUser
 from tests.gateway_login.providers import Browser
 
