@@ -128,6 +128,25 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
     expect(other.locator(".event").filter(has_text="News for bob")).to_contain_text(f"@{alice}")
     screenshot(other, "news-desktop")
 
+    # A personal API token: its secret shown once, working at once, gone when deleted.
+    page.get_by_role("link", name="API tokens").click()
+    page.get_by_label("Name").fill("journey script")
+    page.get_by_label("Scope").select_option("full")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("The new token").input_value()
+    assert secret
+    with system.client(secret) as api:
+        assert api.get("/v1/me").json()["username"] == alice
+    page.goto(f"{gateway}/tokens")
+    assert secret not in page.content()
+    expect(page.get_by_role("cell", name="journey script")).to_be_visible()
+    screenshot(page, "tokens-desktop")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete token journey script").click()
+    expect(page.get_by_text("No tokens yet.")).to_be_visible()
+    with system.client(secret) as api:
+        assert api.get("/v1/me").status_code == 401
+
     # Unfollow, then sign out: the session is over, the cookie gone.
     other.goto(f"{gateway}/people")
     other.get_by_role("button", name=f"Unfollow {alice}").click()
