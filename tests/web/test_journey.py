@@ -139,7 +139,7 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
         assert api.get("/v1/me").json()["username"] == alice
     page.goto(f"{gateway}/tokens")
     assert secret not in page.content()
-    expect(page.get_by_role("cell", name="journey script")).to_be_visible()
+    expect(page.get_by_role("cell", name="journey script", exact=True)).to_be_visible()
     screenshot(page, "tokens-desktop")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete token journey script").click()
