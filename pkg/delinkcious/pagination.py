@@ -55,7 +55,10 @@ class PageTokenCodec:
         except (ValueError, TypeError):
             raise InvalidArgument("start_token is not a valid page token") from None
         payload, sig = raw[:-_SIG_BYTES], raw[-_SIG_BYTES:]
-        if len(raw) <= _SIG_BYTES or not hmac.compare_digest(sig, self._sign(payload)):
+        # Only the one spelling this codec writes: the spare low bits of the last base64
+        # character could otherwise be changed without changing the bytes.
+        canonical = _b64(raw) == token
+        if not canonical or len(raw) <= _SIG_BYTES or not hmac.compare_digest(sig, self._sign(payload)):
             raise InvalidArgument("start_token is not a valid page token")
         data = json.loads(payload)
         if data.get("q") != query_digest(query):

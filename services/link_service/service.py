@@ -16,6 +16,9 @@ from delinkcious.models import (
     LinkPage,
     LinkUpdate,
     NewLink,
+    TagCount,
+    TagList,
+    normalize_tag,
 )
 from delinkcious.pagination import PageTokenCodec, parse_time_position, time_position
 from delinkcious.timeutil import utcnow
@@ -108,3 +111,39 @@ class LinkService:
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         return self._store.apply_check(result)
+
+    # ------------------------------------------------------------------ tags
+
+    def list_tags(self, owner: str) -> TagList:
+        return TagList(tags=self._store.tag_counts(owner))
+
+    def rename_tag(self, owner: str, old: str, new: str) -> TagCount:
+        """Every link tagged `old` is tagged `new` instead (merging where it has both).
+        NotFound when no link has `old`. Renaming a tag to itself changes nothing."""
+        old, new = _tag(old, "tag"), _tag(new, "name")
+        if old == new:
+            count = next((t.count for t in self._store.tag_counts(owner) if t.name == old), 0)
+            if count == 0:
+                raise NotFound(f"no link has the tag {old}")
+            return TagCount(name=new, count=count)
+        done = self._store.retag(owner, old, new, self._clock())
+        self._changed(done.changed, old)
+        return TagCount(name=new, count=done.carrying_new)
+
+    def delete_tag(self, owner: str, name: str) -> None:
+        """Removes the tag from every link that has it; NotFound when none does."""
+        name = _tag(name, "tag")
+        self._changed(self._store.retag(owner, name, None, self._clock()).changed, name)
+
+    def _changed(self, links: int, tag: str) -> None:
+        if links == 0:
+            raise NotFound(f"no link has the tag {tag}")
+        LINKS_UPDATED.inc(links)
+        self._on_change()
+
+
+def _tag(value: str, field: str) -> str:
+    try:
+        return normalize_tag(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"{field}: {exc}") from None

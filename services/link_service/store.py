@@ -15,7 +15,16 @@ from typing import Protocol
 from delinkcious import tracing
 from delinkcious.db import regex_search
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import MAX_TAGS, CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+from delinkcious.models import (
+    MAX_TAGS,
+    CheckRequest,
+    EventType,
+    Link,
+    LinkCheckResult,
+    LinkEvent,
+    LinkStatus,
+    TagCount,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,21 @@ class LinkChange:
         return tags
 
 
+def retagged(tags: list[str], old: str, new: str | None) -> list[str]:
+    """A link's tags with `old` replaced by `new` (merged if it is there already) or,
+    when `new` is None, removed. Never more tags than before, so never past MAX_TAGS."""
+    return sorted((set(tags) - {old}) | ({new} if new is not None else set()))
+
+
+@dataclass(frozen=True)
+class Retagged:
+    """What a tag rename or delete did: how many links it changed, and how many carry
+    the new name afterwards (as of the same transaction)."""
+
+    changed: int
+    carrying_new: int = 0
+
+
 @dataclass(frozen=True)
 class OutboxEntry:
     """An unpublished event and the trace context of the write that recorded it."""
@@ -88,6 +112,14 @@ class LinkStore(Protocol):
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         """False when the link is gone, was re-added since, or a newer result is in."""
+
+    def tag_counts(self, owner: str) -> list[TagCount]:
+        """Every tag of the owner's links with how many carry it, sorted by name."""
+
+    def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
+        """In one transaction, every link of the owner tagged `old` is tagged `new`
+        instead (merging), or loses `old` when `new` is None; each changed link emits
+        one link_updated. `changed` is 0 when no link had the tag."""
 
     def pending_events(self, limit: int) -> list[LinkEvent]:
         """Outbox rows not yet published, oldest first."""
@@ -156,6 +188,27 @@ class InMemoryLinkStore:
 
     def get(self, owner: str, url: str) -> StoredLink | None:
         return self._links.get((owner, url))
+
+    def tag_counts(self, owner: str) -> list[TagCount]:
+        counts: dict[str, int] = {}
+        for stored in self._links.values():
+            if stored.owner == owner:
+                for tag in stored.link.tags:
+                    counts[tag] = counts.get(tag, 0) + 1
+        return [TagCount(name=name, count=counts[name]) for name in sorted(counts)]
+
+    def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
+        with self._lock:
+            tagged = sorted(
+                (s for s in self._links.values() if s.owner == owner and old in s.link.tags),
+                key=lambda s: s.id,
+            )
+            for stored in tagged:
+                tags = retagged(stored.link.tags, old, new)
+                stored.link = stored.link.model_copy(update={"tags": tags, "updated_at": now})
+                self._record(new_event(EventType.LINK_UPDATED, stored, now))
+            carrying = sum(1 for s in self._links.values() if s.owner == owner and new in s.link.tags)
+            return Retagged(len(tagged), carrying if new is not None else 0)
 
     def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
         with self._lock:

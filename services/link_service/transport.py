@@ -28,6 +28,10 @@ from delinkcious.models import (
     LinkListQuery,
     LinkPage,
     LinkUpdate,
+    Tag,
+    TagCount,
+    TagList,
+    TagRename,
     Url,
     Username,
 )
@@ -80,6 +84,23 @@ def update_link(username: Username, body: LinkUpdate, service: ServiceDep) -> Li
 @router.delete("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=204)
 def delete_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Response:
     service.delete_link(username, url)
+    return Response(status_code=204)
+
+
+@router.get("/users/{username}/tags", dependencies=[callers(GATEWAY)])
+def list_tags(username: Username, service: ServiceDep) -> TagList:
+    return service.list_tags(username)
+
+
+# `:path`, so a tag with a slash in it (sent as %2F) still reaches the route.
+@router.put("/users/{username}/tags/{name:path}", dependencies=[callers(GATEWAY)])
+def rename_tag(username: Username, name: Tag, body: TagRename, service: ServiceDep) -> TagCount:
+    return service.rename_tag(username, name, body.name)
+
+
+@router.delete("/users/{username}/tags/{name:path}", dependencies=[callers(GATEWAY)], status_code=204)
+def delete_tag(username: Username, name: Tag, service: ServiceDep) -> Response:
+    service.delete_tag(username, name)
     return Response(status_code=204)
 
 

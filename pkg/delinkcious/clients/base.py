@@ -24,7 +24,12 @@ DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 # The path segment after one of these is a value (a username), not part of the route.
-_PARAMETER_AFTER = {"users": "{username}", "following": "{followed}", "api-tokens": "{token_id}"}
+_PARAMETER_AFTER = {
+    "users": "{username}",
+    "following": "{followed}",
+    "api-tokens": "{token_id}",
+    "tags": "{name}",
+}
 
 
 def route_template(path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from delinkcious.clients.base import ServiceClient
 from delinkcious.models import (
@@ -14,6 +15,8 @@ from delinkcious.models import (
     LinkPage,
     LinkUpdate,
     NewLink,
+    TagCount,
+    TagList,
 )
 
 
@@ -55,6 +58,22 @@ class LinkClient(ServiceClient):
     async def delete_link(self, username: str, url: str) -> None:
         await self.request("DELETE", f"/users/{username}/links", params={"url": url})
 
+    async def list_tags(self, username: str) -> TagList:
+        return await self.get_model(TagList, f"/users/{username}/tags")
+
+    async def rename_tag(self, username: str, old: str, new: str) -> TagCount:
+        """NotFound when no link has `old`; InvalidArgument for a bad name."""
+        body = {"name": new}
+        return await self.send_model("PUT", TagCount, _tag_path(username, old), json=body)
+
+    async def delete_tag(self, username: str, name: str) -> None:
+        await self.request("DELETE", _tag_path(username, name))
+
     async def apply_check(self, result: LinkCheckResult) -> bool:
         response = await self.request("POST", "/link-checks", json=result.model_dump(mode="json"))
         return bool(response.json()["applied"])
+
+
+def _tag_path(username: str, tag: str) -> str:
+    # A tag may hold any character but whitespace and commas: '/', '?', '#', '%' too.
+    return f"/users/{username}/tags/{quote(tag, safe='')}"
