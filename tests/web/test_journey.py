@@ -98,6 +98,22 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
     page.reload()
     expect(page.locator("li.link")).to_have_count(1)
 
+    # Tags with counts: rename one (merging into an existing name is allowed), delete one.
+    page.get_by_role("link", name="Tags", exact=True).click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("#python")
+    expect(rows.nth(0).locator("td.num")).to_have_text("1")
+    page.get_by_label("New name for reading").fill("Books")
+    page.get_by_role("button", name="Rename reading").click()
+    expect(page.get_by_role("status")).to_contain_text("Renamed to #books")
+    screenshot(page, "tags-desktop")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete python").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.goto(gateway)
+    expect(_link(page, "First link, edited").locator(".tag")).to_have_text(["#books"])
+
     # Bob follows alice by username and reads her news.
     other = browse("bob")
     sign_in(other, gateway, bob)
