@@ -74,6 +74,7 @@ PAGES = {
     "links-search": "/?title_regex=%5Epattern&tags=events",
     "link-new": "/links/new?url=https%3A%2F%2Fexample.com%2Fa&title=An%20article&description=Selected",
     "link-edit": "/links/edit?url=" + quote(str(SAMPLE_LINKS[0]["url"]), safe=""),
+    "tags": "/tags",
     "people": "/people",
     "news": "/news",
     "tokens": "/tokens",
