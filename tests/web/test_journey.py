@@ -144,6 +144,26 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
     expect(other.locator(".event").filter(has_text="News for bob")).to_contain_text(f"@{alice}")
     screenshot(other, "news-desktop")
 
+    # The bookmarklet, run on another site's page: our form opens prefilled, and saves.
+    page.goto(f"{gateway}/bookmarklet")
+    code = page.get_by_label("Bookmarklet code").input_value()
+    assert code.startswith("javascript:")
+    assert page.get_by_role("link", name="+ Delinkcious").get_attribute("href") == code
+    page.goto(f"{pages}/title/bookmarked")
+    page.evaluate("getSelection().selectAllChildren(document.body)")
+    with page.context.expect_page() as opened:
+        page.evaluate(code.removeprefix("javascript:"))
+    form = opened.value
+    form.wait_for_load_state()
+    expect(form.get_by_role("textbox", name="URL", exact=True)).to_have_value(f"{pages}/title/bookmarked")
+    expect(form.get_by_role("textbox", name="Title", exact=True)).to_have_value("A Page & Its Title")
+    expect(form.get_by_role("textbox", name="Description", exact=True)).to_have_value("hi")
+    form.get_by_role("button", name="Save link").click()
+    form.wait_for_url(re.compile(r"/\?done=added$"))
+    expect(form.get_by_role("status").first).to_have_text("Link saved.")
+    expect(_link(form, "A Page & Its Title")).to_be_visible()
+    form.close()
+
     # A personal API token: its secret shown once, working at once, gone when deleted.
     page.get_by_role("link", name="API tokens").click()
     page.get_by_label("Name").fill("journey script")

@@ -20,6 +20,7 @@ Param = Annotated[str, Query(max_length=2048)]
 
 
 VISIBILITY = {"": None, "private": True, "public": False}
+DONE = {"added": "Link saved.", "updated": "Link updated.", "deleted": "Link deleted."}
 
 
 def _search(
@@ -45,9 +46,11 @@ async def links_page(
     tags: Param = "",
     visibility: Param = "",
     after: Param = "",
+    done: Param = "",
 ) -> Response:
     search = _search(url_regex, title_regex, description_regex, tags, visibility)
     context: dict[str, Any] = {"search": search, "links": [], "next_page": "", "after": after, "form": {}}
+    context["flash"] = DONE.get(done)
     status = 200
     try:
         filters = LinkFilter(
@@ -110,7 +113,7 @@ async def add_link(request: Request, user: PageUser, links: Links) -> Response:
         return response
     if is_partial(request):
         return render(request, "partials/link_added.html", {"link": link, "form": {}})
-    return see_other("/?added=1")
+    return see_other("/?done=added")
 
 
 async def _one_link(links: Links, user: str, url: str) -> Link:
@@ -167,7 +170,7 @@ async def edit_link(request: Request, user: PageUser, links: Links) -> Response:
         )
     if is_partial(request):
         return render(request, "partials/link_item.html", {"link": link, "updated": True})
-    return see_other("/?updated=1")
+    return see_other("/?done=updated")
 
 
 @router.post("/links/delete")
@@ -176,4 +179,4 @@ async def delete_link(request: Request, user: PageUser, links: Links) -> Respons
     await links.delete_link(user, url)
     if is_partial(request):
         return render(request, "partials/link_deleted.html", {"url": url})
-    return see_other("/?deleted=1")
+    return see_other("/?done=deleted")
