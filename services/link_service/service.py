@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
+from delinkcious.bookmarks import ImportEntry, ImportResult
 from delinkcious.db import check_regex
 from delinkcious.errors import InvalidArgument, NotFound
 from delinkcious.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
@@ -22,7 +23,10 @@ from delinkcious.models import (
 )
 from delinkcious.pagination import PageTokenCodec, parse_time_position, time_position
 from delinkcious.timeutil import utcnow
+from link_service import bulk
 from link_service.store import LinkChange, LinkQuery, LinkStore, pending_link
+
+EXPORT_BATCH = 500
 
 
 class LinkService:
@@ -111,6 +115,26 @@ class LinkService:
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         return self._store.apply_check(result)
+
+    # ---------------------------------------------------------------- import and export
+
+    def import_links(self, owner: str, entries: Sequence[ImportEntry], private: bool | None) -> ImportResult:
+        """`private` True or False overrides every entry's own flag."""
+        return bulk.run_import(
+            self._store.import_batch, owner, entries, private, self._max_links, self._clock, self._on_change
+        )
+
+    def export_links(self, owner: str) -> Iterator[Link]:
+        """Every link of the owner, newest first, read a batch at a time (keyset), so a
+        link added or deleted meanwhile is neither repeated nor makes another skipped."""
+        after: tuple[datetime, int] | None = None
+        while True:
+            found = self._store.find(LinkQuery(owner=owner, after=after, limit=EXPORT_BATCH))
+            for stored in found:
+                yield stored.link
+            if len(found) < EXPORT_BATCH:
+                return
+            after = (found[-1].link.created_at, found[-1].id)
 
     # ------------------------------------------------------------------ tags
 

@@ -17,6 +17,7 @@ from delinkcious import tracing
 from delinkcious.db import is_bad_regex_error, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus, TagCount
+from link_service.bulk import ImportItem, Outcome
 from link_service.store import (
     LinkChange,
     LinkQuery,
@@ -210,6 +211,15 @@ class SqlLinkStore:
                 )
             )
             return bool(applied)
+
+    # ------------------------------------------------------------------ bulk import
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        from link_service import sql_bulk  # which builds on this module's helpers
+
+        return sql_bulk.import_batch(self._sessions, owner, items, max_links, now)
 
     # ------------------------------------------------------------------ reads
 

@@ -10,7 +10,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from delinkcious import tracing
 from delinkcious.db import regex_search
@@ -25,6 +25,11 @@ from delinkcious.models import (
     LinkStatus,
     TagCount,
 )
+
+if TYPE_CHECKING:  # bulk builds on this module
+    from collections.abc import Sequence
+
+    from link_service.bulk import ImportItem, Outcome
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,12 @@ class LinkStore(Protocol):
     def find(self, query: LinkQuery) -> list[StoredLink]:
         """Newest created_at first, ties by highest id (last saved) first; at most
         query.limit links."""
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        """Merges or adds each item (bulk.plan_batch), all in one transaction with their
+        events; one outcome per item, a str saying why an item failed."""
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         """False when the link is gone, was re-added since, or a newer result is in."""
@@ -250,6 +261,25 @@ class InMemoryLinkStore:
         ]
         found.sort(key=lambda s: (s.link.created_at, s.id), reverse=True)
         return found[: query.limit]
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        from link_service.bulk import plan_batch
+
+        with self._lock:
+            count = sum(1 for o, _ in self._links if o == owner)
+            existing = {i.url: self._links[(owner, i.url)] for i in items if (owner, i.url) in self._links}
+            plan = plan_batch(items, existing, max_links - count, max_links, now)
+            for url, link in plan.created.items():
+                self._links[(owner, url)] = StoredLink(self._next_id, owner, link)
+                self._next_id += 1
+            for url, link in plan.updated.items():
+                self._links[(owner, url)].link = link
+            for kind, link in plan.events:
+                stored = StoredLink(self._links[(owner, link.url)].id, owner, link)
+                self._record(new_event(kind, stored, now))
+            return plan.outcomes
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         with self._lock:

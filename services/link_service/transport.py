@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from delinkcious.app import create_service_app
+from delinkcious.bookmarks import MAX_IMPORT_REQUEST_BYTES
 from delinkcious.callers import callers
 from delinkcious.db import make_sessionmaker
 from delinkcious.events import EventBus
@@ -37,6 +38,7 @@ from delinkcious.models import (
 )
 from delinkcious.observability import ReadinessCheck
 from delinkcious.pagination import PageTokenCodec
+from link_service.bulk_routes import IMPORT_PATH, bulk_router
 from link_service.service import LinkService
 from link_service.settings import LinkSettings
 from link_service.sql_store import SqlLinkStore
@@ -156,6 +158,7 @@ def create_app(settings: LinkSettings) -> FastAPI:
         title="Delinkcious link-manager",
         settings=settings,
         lifespan=lifespan,
-        routers=[router],
+        routers=[router, bulk_router],
         readiness=readiness,
+        larger_bodies={IMPORT_PATH: MAX_IMPORT_REQUEST_BYTES},
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from delinkcious.clients.base import ServiceClient
+from delinkcious.clients.link_bulk import LinkBulk
 from delinkcious.models import (
     DatedNewLink,
     Link,
@@ -20,7 +20,7 @@ from delinkcious.models import (
 )
 
 
-class LinkClient(ServiceClient):
+class LinkClient(LinkBulk):
     service = "link-manager"
 
     async def list_links(
