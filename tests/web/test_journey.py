@@ -4,6 +4,7 @@ sign in, add, edit, search, delete, follow, read the news, sign out."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -21,7 +22,7 @@ def _open_add(page: Page) -> None:
         panel.locator("summary").click()
 
 
-def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
+def test_journey(system: RunningSystem, pages: str, browse: Browse, tmp_path: Path) -> None:
     gateway = system.gateway
     alice, bob = unique("alice"), unique("bob")
 
@@ -163,6 +164,35 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse) -> None:
     expect(form.get_by_role("status").first).to_have_text("Link saved.")
     expect(_link(form, "A Page & Its Title")).to_be_visible()
     form.close()
+    page.goto(gateway)
+
+    # Import a bookmarks file (one entry is not a web address), then export everything.
+    bookmarks = tmp_path / "bookmarks.html"
+    bookmarks.write_text(
+        "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><H3>Reading List</H3>\n<DL><p>\n"
+        f'<DT><A HREF="{pages}/title/imported" ADD_DATE="1700000000" TAGS="imported">Imported one</A>\n'
+        "<DD>from another browser\n"
+        '<DT><A HREF="ftp://example.com/file">Not a web address</A>\n'
+        "</DL><p>\n</DL><p>\n"
+    )
+    page.get_by_role("link", name="Import & export").click()
+    page.get_by_label("Bookmarks file").set_input_files(str(bookmarks))
+    page.get_by_role("button", name="Import", exact=True).click()
+    result = page.locator("#import-result")
+    expect(result.get_by_role("heading")).to_have_text("Imported 2 bookmarks")
+    expect(result.locator(".summary")).to_contain_text("Created1")
+    expect(result.locator(".summary")).to_contain_text("Failed1")
+    expect(result).to_contain_text("ftp://example.com/file")
+    expect(page.locator("#upload-status")).to_have_text("Import finished.")
+    screenshot(page, "import-desktop")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download bookmarks.html").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("<!DOCTYPE NETSCAPE-Bookmark-file-1>")
+    assert f'HREF="{pages}/title/imported"' in exported and 'TAGS="imported,reading-list"' in exported
+    assert exported.count("<DT><A ") == 3  # the first link, the bookmarklet's, the imported one
+    page.goto(f"{gateway}/?tags=reading-list")
+    expect(_link(page, "Imported one")).to_be_visible()
 
     # A personal API token: its secret shown once, working at once, gone when deleted.
     page.get_by_role("link", name="API tokens").click()

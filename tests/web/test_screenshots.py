@@ -77,6 +77,7 @@ PAGES = {
     "tags": "/tags",
     "people": "/people",
     "news": "/news",
+    "import": "/import",
     "tokens": "/tokens",
     "bookmarklet": "/bookmarklet",
     "not-found": "/links/edit?url=https%3A%2F%2Fexample.com%2Fnone",

@@ -31,8 +31,9 @@ class _StaticWithHeaders:
 
 def install(app: FastAPI) -> None:
     # Imported here: the pages use the API's routes, and the API's logout uses this package.
-    from api_gateway.web.routes import account, links, people, tags, tokens
+    from api_gateway.web.routes import account, links, people, tags, tokens, transfer
 
-    for router in (account.router, links.router, people.router, tags.router, tokens.router):
+    routers = (account.router, links.router, people.router, tags.router, tokens.router, transfer.router)
+    for router in routers:
         app.include_router(router)
     app.mount("/static", _StaticWithHeaders(), name="static")
