@@ -141,7 +141,8 @@ async def token_owner(
         users: UserClient = request.app.state.users
         owner = await users.validate_token(token)
         cache.put(token, owner)
-    if username is not None and owner.username != username:
+    # Usernames are lowercase; a client may send one as its user typed it.
+    if username is not None and owner.username != username.strip().lower():
         raise Unauthenticated("the token does not belong to that user")
     request.state.username = owner.username
     if owner.scope == ApiTokenScope.FEEDS and not allow_feeds:

@@ -109,6 +109,8 @@ def test_the_pinboard_check_wants_a_full_token_of_the_named_user(gateway: TestCl
     assert ok.json() == {"username": username, "scope": "full", "token_id": full["id"], "expires_at": None}
     ok = gateway.get("/pinboard/probe", params={"auth_token": f"{username}:{login_token}"})
     assert ok.json()["scope"] == "login"
+    ok = gateway.get("/pinboard/probe", params={"auth_token": f"{username.upper()}:{full['token']}"})
+    assert ok.json()["username"] == username
 
     wrong_user = gateway.get("/pinboard/probe", params={"auth_token": f"{other}:{full['token']}"})
     assert_error(wrong_user, 401, "unauthenticated")
