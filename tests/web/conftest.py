@@ -40,10 +40,13 @@ Browse = Callable[..., Page]
 
 @pytest.fixture
 def browse(playwright: Playwright, tmp_path: Path) -> Iterator[Browse]:
-    """browse(name) -> a page in a browser of its own (own profile, own cookies)."""
+    """browse(name) -> a page in a browser of its own (own profile, own cookies);
+    `javascript=False` for one with scripts off."""
     contexts: list[BrowserContext] = []
 
-    def open_page(name: str = "default", viewport: dict[str, int] | None = None) -> Page:
+    def open_page(
+        name: str = "default", viewport: dict[str, int] | None = None, javascript: bool = True
+    ) -> Page:
         context = playwright.chromium.launch_persistent_context(
             tmp_path / f"profile-{name}",
             executable_path=CHROMIUM,
@@ -51,6 +54,7 @@ def browse(playwright: Playwright, tmp_path: Path) -> Iterator[Browse]:
             args=CHROMIUM_ARGS,
             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
             accept_downloads=True,
+            java_script_enabled=javascript,
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
