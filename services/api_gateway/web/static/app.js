@@ -86,7 +86,18 @@
       progress.hidden = true;
       button.disabled = false;
       status.textContent = xhr.status < 300 ? "Import finished." : "Import failed.";
-      result.innerHTML = xhr.responseText; // our own server-rendered, escaped fragment
+      if ((xhr.getResponseHeader("Content-Type") || "").indexOf("text/html") === 0) {
+        result.innerHTML = xhr.responseText; // our own server-rendered, escaped fragment
+      } else {
+        // An error answered before the page's code ran (a file over the size limit, say).
+        var message = "The import failed (" + xhr.status + ").";
+        try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* keep it */ }
+        var alert = document.createElement("p");
+        alert.className = "notice error";
+        alert.setAttribute("role", "alert");
+        alert.textContent = message;
+        result.replaceChildren(alert);
+      }
       var heading = result.querySelector("h2, [role=alert]");
       if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
     });
