@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from delinkcious.localrun import LocalSystem
+from scripts import bench_import
 from tests.servers import NatsServer, RedisServer, isolated_system_env
 
 
@@ -163,8 +164,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--skip-import", action="store_true", help="leave out the import benchmark")
     args = parser.parse_args()
     report = asyncio.run(run(args.seconds, args.concurrency))
+    if not args.skip_import:
+        report += "\n\n" + asyncio.run(bench_import.report())
     print(report)
     if args.out:
         header = (

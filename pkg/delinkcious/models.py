@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
 )
 
 from delinkcious.errors import InvalidArgument
@@ -169,7 +170,7 @@ class NewLink(Strict):
     title: Title = ""
     description: Description = ""
     tags: Tags = Field(default_factory=list)
-    private: bool = False
+    private: StrictBool = False
 
 
 class DatedNewLink(NewLink):
@@ -185,7 +186,7 @@ class LinkUpdate(Strict):
     description: Description | None = None
     add_tags: Tags = Field(default_factory=list)
     remove_tags: Tags = Field(default_factory=list)
-    private: bool | None = None
+    private: StrictBool | None = None
 
 
 class LinkFilter(Strict):

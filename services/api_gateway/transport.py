@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from api_gateway import login, web
 from api_gateway.auth import TokenCache
 from api_gateway.ratelimit import RateLimiter
-from api_gateway.routes import account, links, news, social, tokens
+from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
+from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
 from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
@@ -57,7 +58,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, social.router, news.router, account.router, tokens.router]
+    routers = [
+        links.router,
+        tags.router,
+        social.router,
+        news.router,
+        account.router,
+        tokens.router,
+        bookmarks.router,
+    ]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)
@@ -69,6 +78,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         routers=routers,
         readiness=readiness,
         public=True,
+        larger_bodies={
+            bookmarks.IMPORT_PATH: MAX_IMPORT_FILE_BYTES,
+            web.IMPORT_PATH: web.MAX_IMPORT_FORM_BYTES,  # the same file, as a page's upload
+        },
     )
     web.install(app)  # the pages at `/`, after the API routes so those keep their paths
     app.state.token_cache = TokenCache(settings.token_cache_seconds)

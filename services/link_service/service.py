@@ -116,26 +116,6 @@ class LinkService:
     def apply_check(self, result: LinkCheckResult) -> bool:
         return self._store.apply_check(result)
 
-    # ---------------------------------------------------------------- import and export
-
-    def import_links(self, owner: str, entries: Sequence[ImportEntry], private: bool | None) -> ImportResult:
-        """`private` True or False overrides every entry's own flag."""
-        return bulk.run_import(
-            self._store.import_batch, owner, entries, private, self._max_links, self._clock, self._on_change
-        )
-
-    def export_links(self, owner: str) -> Iterator[Link]:
-        """Every link of the owner, newest first, read a batch at a time (keyset), so a
-        link added or deleted meanwhile is neither repeated nor makes another skipped."""
-        after: tuple[datetime, int] | None = None
-        while True:
-            found = self._store.find(LinkQuery(owner=owner, after=after, limit=EXPORT_BATCH))
-            for stored in found:
-                yield stored.link
-            if len(found) < EXPORT_BATCH:
-                return
-            after = (found[-1].link.created_at, found[-1].id)
-
     # ------------------------------------------------------------------ tags
 
     def list_tags(self, owner: str) -> TagList:
@@ -164,6 +144,26 @@ class LinkService:
             raise NotFound(f"no link has the tag {tag}")
         LINKS_UPDATED.inc(links)
         self._on_change()
+
+    # ---------------------------------------------------------------- import and export
+
+    def import_links(self, owner: str, entries: Sequence[ImportEntry], private: bool | None) -> ImportResult:
+        """`private` True or False overrides every entry's own flag."""
+        return bulk.run_import(
+            self._store.import_batch, owner, entries, private, self._max_links, self._clock, self._on_change
+        )
+
+    def export_links(self, owner: str) -> Iterator[Link]:
+        """Every link of the owner, newest first, read a batch at a time (keyset), so a
+        link added or deleted meanwhile is neither repeated nor makes another skipped."""
+        after: tuple[datetime, int] | None = None
+        while True:
+            found = self._store.find(LinkQuery(owner=owner, after=after, limit=EXPORT_BATCH))
+            for stored in found:
+                yield stored.link
+            if len(found) < EXPORT_BATCH:
+                return
+            after = (found[-1].link.created_at, found[-1].id)
 
 
 def _tag(value: str, field: str) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
+from delinkcious.pagination import PageTokenCodec
 from tests.link.test_http import GATEWAY, LINKS, assert_error, client
 
 __all__ = ["client"]  # the fixture, shared with test_http
@@ -106,3 +107,31 @@ def test_tag_routes_require_the_gateway(client: TestClient, method: str, path: s
     assert_error(client.request(method, path, json={"name": "y"}), 401, "unauthenticated")
     checker = {"Delinkcious-Caller-Token": "test-checker-caller-secret"}
     assert_error(client.request(method, path, json={"name": "y"}, headers=checker), 403, "permission_denied")
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "no", None, [], {}])
+def test_private_in_a_body_is_a_json_boolean(client: TestClient, value: object) -> None:
+    r = client.post(LINKS, json={"url": "https://e.com/p", "private": value}, headers=GATEWAY)
+    assert_error(r, 400, "invalid_argument")
+    if value is not None:  # on an update, null means "leave it"
+        r = client.put(LINKS, json={"url": "https://e.com/p", "private": value}, headers=GATEWAY)
+        assert_error(r, 400, "invalid_argument")
+
+
+def test_a_page_token_issued_before_the_created_at_order_is_a_clean_400(client: TestClient) -> None:
+    for i in range(3):
+        add(client, f"https://e.com/{i}")
+    # Signed with the service's own key, in the shape tokens had: the last link's id.
+    old_query: dict[str, object] = {
+        "owner": "alice",
+        "url_regex": None,
+        "title_regex": None,
+        "description_regex": None,
+        "tags": [],
+    }
+    old = PageTokenCodec(b"http-test-page-token-key").encode(2, old_query)
+    assert_error(
+        client.get(LINKS, params={"page_size": 2, "start_token": old}, headers=GATEWAY),
+        400,
+        "invalid_argument",
+    )

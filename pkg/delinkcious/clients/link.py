@@ -75,5 +75,6 @@ class LinkClient(LinkBulk):
 
 
 def _tag_path(username: str, tag: str) -> str:
-    # A tag may hold any character but whitespace and commas: '/', '?', '#', '%' too.
-    return f"/users/{username}/tags/{quote(tag, safe='')}"
+    # A tag may hold any character but whitespace and commas: '/', '?', '#', '%' too,
+    # and dots, which a URL would otherwise fold away when the tag is '.' or '..'.
+    return f"/users/{username}/tags/{quote(tag, safe='').replace('.', '%2E')}"

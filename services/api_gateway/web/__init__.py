@@ -8,6 +8,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from api_gateway.web.pages import SECURITY_HEADERS, STATIC_DIR
+from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
+
+IMPORT_PATH = "/import"
+# A bookmarks file as big as POST /v1/import takes, plus the form's other fields.
+MAX_IMPORT_FORM_BYTES = MAX_IMPORT_FILE_BYTES + 64 * 1024
 
 
 class _StaticWithHeaders:

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api_gateway.deps import Links
+from api_gateway.web import IMPORT_PATH
 from api_gateway.web.deps import PageUser
 from api_gateway.web.forms import form_of, text
 from api_gateway.web.pages import WebRoute, is_partial, render
@@ -19,9 +20,6 @@ from delinkcious.bookmarks import writer as netscape
 from delinkcious.errors import InvalidArgument, LimitExceeded, PayloadTooLarge
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-IMPORT_PATH = "/import"
-# The form's other fields and the multipart framing, on top of the file itself.
-MAX_IMPORT_FORM_BYTES = MAX_IMPORT_FILE_BYTES + 64 * 1024
 
 
 @router.get(IMPORT_PATH)
