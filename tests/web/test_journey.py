@@ -186,7 +186,8 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse, tmp_path: Pa
     expect(page.locator("#upload-status")).to_have_text("Import finished.")
     screenshot(page, "import-desktop")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download bookmarks.html").click()
+        page.get_by_role("link", name="Download your bookmarks").click()
+    assert download.value.suggested_filename == f"delinkcious-{alice}.html"
     exported = Path(download.value.path()).read_text()
     assert exported.startswith("<!DOCTYPE NETSCAPE-Bookmark-file-1>")
     assert f'HREF="{pages}/title/imported"' in exported and 'TAGS="imported,reading-list"' in exported

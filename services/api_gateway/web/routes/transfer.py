@@ -3,20 +3,17 @@ parser, link-manager calls and writer as POST /v1/import and GET /v1/export."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api_gateway.deps import Links
+from api_gateway.routes import bookmarks
 from api_gateway.web import IMPORT_PATH
 from api_gateway.web.deps import PageUser
 from api_gateway.web.forms import form_of, text
 from api_gateway.web.pages import WebRoute, is_partial, render
 from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES, read_entries
-from delinkcious.bookmarks import writer as netscape
 from delinkcious.errors import InvalidArgument, LimitExceeded, PayloadTooLarge
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -47,21 +44,5 @@ async def import_file(request: Request, user: PageUser, links: Links) -> Respons
 
 @router.get("/export")
 async def export_file(user: PageUser, links: Links) -> Response:
-    exported = aiter(links.export_links(user))
-    # The first link is read before answering, so link-manager being down is an error
-    # page, not a file cut short after its first line.
-    first = await anext(exported, None)
-
-    async def pieces() -> AsyncIterator[str]:
-        yield netscape.HEADER
-        if first is not None:
-            yield netscape.entry(first)
-            async for link in exported:
-                yield netscape.entry(link)
-        yield netscape.FOOTER
-
-    return StreamingResponse(
-        pieces(),
-        media_type="text/html; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="bookmarks.html"'},
-    )
+    """The very answer of GET /v1/export, for the signed-in browser."""
+    return await bookmarks.export_bookmarks(user, links)
