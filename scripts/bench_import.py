@@ -55,18 +55,34 @@ def link_database(kind: str) -> Iterator[dict[str, str]]:
 
 
 async def _saves_while(
-    client: httpx.AsyncClient, headers: dict[str, str], done: asyncio.Event
+    client: httpx.AsyncClient, headers: dict[str, str], done: asyncio.Event, phase: str
 ) -> list[float]:
     latencies: list[float] = []
     i = 0
     while not done.is_set():
         i += 1
         started = time.perf_counter()
-        r = await client.post("/v1/links", json={"url": f"https://bench-other.invalid/{i}"}, headers=headers)
+        url = f"https://bench-other.invalid/{phase}/{i}"
+        r = await client.post("/v1/links", json={"url": url}, headers=headers)
         latencies.append(time.perf_counter() - started)
         if r.status_code != 201:
             raise RuntimeError(f"another user's save failed: {r.status_code} {r.text}")
     return latencies
+
+
+async def _in_feed(client: httpx.AsyncClient, headers: dict[str, str], url: str, pages: int) -> bool:
+    token = ""
+    for _ in range(pages):
+        params: dict[str, str | int] = {"page_size": 100}
+        if token:
+            params["start_token"] = token
+        page = (await client.get("/v1/news", params=params, headers=headers)).json()
+        if any(e["url"] == url for e in page["events"]):
+            return True
+        token = page["next_page_token"]
+        if not token:
+            return False
+    return False
 
 
 async def measure(kind: str) -> str:
@@ -97,13 +113,13 @@ async def _measure(gateway: str, kind: str, body: bytes) -> str:
             headers[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         await client.post("/v1/following", json={"followed": "bench-importer"}, headers=headers["follower"])
         idle_done = asyncio.Event()
-        idle_task = asyncio.create_task(_saves_while(client, headers["other"], idle_done))
+        idle_task = asyncio.create_task(_saves_while(client, headers["other"], idle_done, "idle"))
         await asyncio.sleep(3)
         idle_done.set()
         idle = await idle_task
 
         done = asyncio.Event()
-        saves = asyncio.create_task(_saves_while(client, headers["other"], done))
+        saves = asyncio.create_task(_saves_while(client, headers["other"], done, "import"))
         started = time.perf_counter()
         r = await client.post(
             "/v1/import", content=body, headers={**headers["importer"], "Content-Type": "text/html"}
@@ -114,13 +130,11 @@ async def _measure(gateway: str, kind: str, body: bytes) -> str:
         result = r.json()
         if r.status_code != 200 or result["created"] != BOOKMARKS:
             raise RuntimeError(f"import failed: {r.status_code} {r.text[:500]}")
-        # The file's last bookmark is the import's last event: once it heads the
-        # follower's feed, every event of the import has been delivered.
+        # The file's last bookmark is the import's last event: once it is in the
+        # follower's feed, every event of the import has been delivered (in order). The
+        # events of one batch share a timestamp, so it is among the newest 300.
         last = f"https://bench-import.invalid/{BOOKMARKS - 1}"
-        while True:
-            top = (await client.get("/v1/news", params={"page_size": 1}, headers=headers["follower"])).json()
-            if top["events"] and top["events"][0]["url"] == last:
-                break
+        while not await _in_feed(client, headers["follower"], last, pages=3):
             if time.perf_counter() - started > 900:
                 raise RuntimeError("the import's events did not reach the follower within 15 minutes")
             await asyncio.sleep(0.2)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api_gateway import feeds, login, pinboard, replicas
+from api_gateway import feeds, login, pinboard, replicas, web
 from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
@@ -78,7 +78,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         routers=routers,
         readiness=readiness,
         public=True,
-        larger_bodies={bookmarks.IMPORT_PATH: MAX_IMPORT_FILE_BYTES},
+        larger_bodies={
+            bookmarks.IMPORT_PATH: MAX_IMPORT_FILE_BYTES,
+            web.IMPORT_PATH: web.MAX_IMPORT_FORM_BYTES,  # the same file, as a page's upload
+        },
     )
+    web.install(app)  # the pages at `/`, after the API routes so those keep their paths
     replicas.install(app, settings)
     return app

@@ -40,7 +40,11 @@ bulk_router = APIRouter()
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": ImportRequest.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": '{"entries": [ImportEntry, ...]}'}
+                }
+            },
         }
     },
 )
