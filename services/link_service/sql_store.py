@@ -18,6 +18,7 @@ from delinkcious.db import is_bad_regex_error, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus, TagCount
 from link_service.bulk import ImportItem, Outcome
+from link_service.sql_tags import count_tag, retag_links
 from link_service.store import (
     LinkChange,
     LinkQuery,
@@ -25,13 +26,8 @@ from link_service.store import (
     Retagged,
     StoredLink,
     new_event,
-    retagged,
 )
 from link_service.tables import link_quota, link_tags, links, outbox
-
-# Rows per statement when a tag operation writes many links (well under SQLite's
-# bound-parameter limit).
-_CHUNK = 500
 
 _LINK_COLUMNS = (
     links.c.id,
@@ -162,33 +158,10 @@ class SqlLinkStore:
 
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         with transaction(self._sessions) as s:
-            # Lock the tagged links in id order, as update and delete lock a link before
-            # changing it: concurrent edits of these links queue behind this one, and
-            # two tag operations lock in the same order, so they cannot deadlock.
-            tagged = sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == old)
-            ids = list(
-                s.execute(
-                    sa.select(links.c.id)
-                    .where(links.c.owner == owner, tagged)
-                    .order_by(links.c.id)
-                    .with_for_update()
-                ).scalars()
-            )
-            # Read again now that they are locked: an edit that committed while this
-            # waited is the state to change (and a link that lost the tag is left alone).
-            current = [
-                stored
-                for chunk in _chunks(ids)
-                for stored in map(_stored, s.execute(sa.select(*_LINK_COLUMNS).where(links.c.id.in_(chunk))))
-                if old in stored.link.tags
-            ]
-            changed = [
-                StoredLink(c.id, owner, c.link.model_copy(update={"tags": retagged(c.link.tags, old, new)}))
-                for c in current
-            ]
-            self._write_retag(s, changed, old, new, now)
-            carrying = self._count_tag(s, owner, new) if new is not None and changed else 0
-            return Retagged(len(changed), carrying)
+            events = retag_links(s, owner, old, new, now)
+            self._record_many(s, events)
+            carrying = count_tag(s, owner, new) if new is not None and events else 0
+            return Retagged(len(events), carrying)
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         title = (result.title or "").strip()[:500]
@@ -352,40 +325,6 @@ class SqlLinkStore:
         return None if row is None else _stored(row)
 
     @staticmethod
-    def _count_tag(s: Session, owner: str, tag: str) -> int:
-        stmt = (
-            sa.select(sa.func.count())
-            .select_from(link_tags.join(links, links.c.id == link_tags.c.link_id))
-            .where(links.c.owner == owner, link_tags.c.tag == tag)
-        )
-        return int(s.execute(stmt).scalar_one())
-
-    def _write_retag(
-        self, s: Session, changed: list[StoredLink], old: str, new: str | None, now: datetime
-    ) -> None:
-        """Batched writes for a rename or delete of `old` on links that all carry it."""
-        if not changed:
-            return
-        s.execute(
-            sa.update(links)
-            .where(links.c.id == sa.bindparam("link_id"))
-            .values(tags=sa.bindparam("new_tags"), updated_at=now),
-            [{"link_id": c.id, "new_tags": json.dumps(c.link.tags)} for c in changed],
-        )
-        for chunk in _chunks([c.id for c in changed]):
-            s.execute(sa.delete(link_tags).where(link_tags.c.link_id.in_(chunk), link_tags.c.tag == old))
-        if new is not None:
-            # Links that had the new name already keep their one row of it (the merge).
-            rows = [{"link_id": c.id, "tag": new} for c in changed]
-            for i in range(0, len(rows), _CHUNK):
-                s.execute(_insert(s, link_tags).values(rows[i : i + _CHUNK]).on_conflict_do_nothing())
-        events = []
-        for c in changed:
-            c.link = c.link.model_copy(update={"updated_at": now})
-            events.append(new_event(EventType.LINK_UPDATED, c, now))
-        self._record_many(s, events)
-
-    @staticmethod
     def _write_tags(s: Session, link_id: int, tags: Sequence[str]) -> None:
         if tags:
             s.execute(sa.insert(link_tags), [{"link_id": link_id, "tag": t} for t in tags])
@@ -413,7 +352,3 @@ class SqlLinkStore:
         ]
         if rows:
             s.execute(sa.insert(outbox), rows)
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]

@@ -1,12 +1,16 @@
-"""Tag operations racing other edits on real Postgres and SQLite: nothing is lost, the
-tag rows agree with the links, and no combination deadlocks into an error."""
+"""Tag operations on real Postgres and SQLite: racing other edits nothing is lost, the
+tag rows agree with the links, no combination deadlocks into an error, and work split
+into statement batches covers every link once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from delinkcious.errors import NotFound
-from delinkcious.models import LinkFilter, LinkUpdate, NewLink
+from delinkcious.models import LinkFilter, LinkUpdate, NewLink, TagCount
+from link_service import sql_tags
 from link_service.sql_store import SqlLinkStore
 from tests.link.conftest import make_service
 from tests.link.test_service import all_urls
@@ -67,3 +71,26 @@ def test_opposite_renames_deletes_and_link_deletes_together_never_fail(sql_store
     assert counts == {
         tag: n for tag in ("a", "b", "c", "d") if (n := sum(tag in tags for tags in left.values()))
     }
+
+
+def test_rename_and_delete_across_many_statement_batches(
+    sql_store: SqlLinkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_tags, "CHUNK", 3)  # 11 links: four batches, the last one short
+    service = make_service(sql_store)
+    urls = [f"https://e.com/{i}" for i in range(11)]
+    for i, url in enumerate(urls):
+        service.add_link("alice", NewLink(url=url, tags=["old", "new"] if i % 4 == 0 else ["old"]))
+    service.add_link("alice", NewLink(url="https://e.com/other", tags=["new"]))
+    before = len(sql_store.pending_events(1000))
+    assert service.rename_tag("alice", "old", "new") == TagCount(name="new", count=12)
+    renamed = sql_store.pending_events(1000)[before:]
+    assert sorted(e.url for e in renamed) == sorted(urls)
+    assert {link.url: link.tags for link in service.list_links("alice", LinkFilter(), 100, "").links} == {
+        **{url: ["new"] for url in urls},
+        "https://e.com/other": ["new"],
+    }
+    service.delete_tag("alice", "new")
+    assert len(sql_store.pending_events(1000)) == before + 11 + 12
+    assert service.list_tags("alice").tags == []
+    assert all_urls(service, "alice", LinkFilter(tags=["new"])) == []
