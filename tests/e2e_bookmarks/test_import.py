@@ -228,3 +228,14 @@ def test_export_then_import_into_an_empty_account_gives_the_same_links(
         result = importing(other, response.content).json()
         assert result["created"] == len(originals) + 3 and result["failed"] == 0
         assert comparable(my_links(other)) == comparable(my_links(client))
+
+
+def test_openapi_documents_import_and_export(system: RunningSystem) -> None:
+    paths = httpx.get(f"{system.gateway}/openapi.json").json()["paths"]
+    post, get = paths["/v1/import"]["post"], paths["/v1/export"]["get"]
+    assert post["summary"] and get["summary"]
+    assert "text/html" in post["requestBody"]["content"]
+    assert {"folders_as_tags", "private"} <= {p["name"] for p in post["parameters"]}
+    assert {"200", "400", "401", "413", "429", "503"} <= set(post["responses"])
+    assert "text/html" in get["responses"]["200"]["content"]
+    assert {"401", "429", "503"} <= set(get["responses"])
