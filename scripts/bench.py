@@ -250,7 +250,22 @@ def main() -> None:
             "the ratios to the bare hop measured\nin the same run with the same client are what "
             "compare across runs.\n\n"
         )
-        args.out.write_text(header + report + "\n")
+        write_report(args.out, header + report + "\n")
+
+
+# The generated part of the report file sits between these; what is outside them
+# (analyses, profiles, earlier figures) is kept from run to run.
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+
+
+def write_report(path: Path, generated: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        before, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        path.write_text(f"{before}{BEGIN}\n{generated}{END}{after}")
+    else:
+        path.write_text(f"{BEGIN}\n{generated}{END}\n")
 
 
 if __name__ == "__main__":
