@@ -25,6 +25,7 @@ keys=(
   page-token-key-social-graph-manager
   postgres-password
   redis-password
+  redis-password-api-gateway
   session-secret
 )
 

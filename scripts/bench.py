@@ -6,7 +6,9 @@ own NATS and Redis, then measures through the gateway's public API:
   - end-to-end news latency: from a link's 201 to its event in a follower's feed,
   - closed-loop throughput with wrk against the same calls and against a bare one-hop
     FastAPI app (scripts/bench_baseline.py) run alongside, every figure as a ratio to it,
-  - resident memory of each process idle after start and after the load.
+  - resident memory of each process idle after start and after the load,
+  - what the replicas' shared rate limiter (one Redis round trip) costs a request,
+    next to the in-memory one, in the same run.
 Prints a Markdown report (and writes it to --out) with the machine it ran on.
 Load goes to 127.0.0.1 only and is bounded in time and count.
 """
@@ -27,6 +29,8 @@ from pathlib import Path
 
 import httpx
 
+from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api_gateway.shared_state import SharedState
 from delinkcious.localrun import LocalSystem
 from scripts.bench_baseline import baseline_server
 from scripts.bench_wrk import WrkResult, closed_loop_rows, run_wrk
@@ -125,6 +129,28 @@ def closed_loop(gateway: str, bare_url: str, tokens: list[str], seconds: float) 
     ]
 
 
+async def limiter_cost(redis_url: str, checks: int = 3000) -> tuple[float, float]:
+    """Seconds per check, one at a time, of the shared (Redis) and the in-memory rate
+    limiter, with limits no check reaches."""
+    shared = SharedState(redis_url)
+    limiters: tuple[RateLimiter, RateLimiter] = (
+        RedisRateLimiter(shared, 1e9, 10**9),
+        InMemoryRateLimiter(1e9, 10**9),
+    )
+    costs = []
+    try:
+        for limiter in limiters:
+            for i in range(200):  # warm up: connection, script cache
+                await limiter.check(f"bench-warm-{i % 10}")
+            started = time.perf_counter()
+            for i in range(checks):
+                await limiter.check(f"bench-{i % 100}")
+            costs.append((time.perf_counter() - started) / checks)
+    finally:
+        await shared.aclose()
+    return costs[0], costs[1]
+
+
 async def run(seconds: float, concurrency: int) -> str:
     load_at_start = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     nats, redis = NatsServer(), RedisServer()
@@ -193,10 +219,12 @@ async def run(seconds: float, concurrency: int) -> str:
                         raise RuntimeError("news did not arrive within 10 s")
                     await asyncio.sleep(0.005)
                 feed_latencies.append(time.perf_counter() - started)
+            read_p50 = percentile(lat, 50)  # the last load: GET /v1/links
             loop_tokens = await wrk_users(client, "bench-author")
         memory = {name: rss_mib(pid) for name, pid in system.pids.items()}
         loop_lines = closed_loop(gateway, bare_url, loop_tokens, seconds)
         bare_rss = rss_mib(bare_pid)
+        shared_check, local_check = await limiter_cost(redis.url)
     finally:
         bare.__exit__(None, None, None)
         system.stop()
@@ -229,6 +257,12 @@ async def run(seconds: float, concurrency: int) -> str:
         *[f"| {name} | {mib:.0f} | {memory.get(name, math.nan):.0f} |" for name, mib in idle_memory.items()],
         f"| all services | {sum(idle_memory.values()):.0f} | {sum(memory.values()):.0f} |",
         f"| bare hop (one process) | | {bare_rss:.0f} |",
+        "",
+        "Rate limit check, one at a time: shared (GCRA in Redis, one round trip) "
+        f"{shared_check * 1e6:.0f} µs, in-memory {local_check * 1e6:.1f} µs, "
+        f"{shared_check / local_check:.0f} times as much; the shared one adds "
+        f"{(shared_check - local_check) * 1e6:.0f} µs, {(shared_check - local_check) / read_p50:.2%} "
+        "of a GET /v1/links at its p50 above.",
     ]
     return "\n".join(lines)
 

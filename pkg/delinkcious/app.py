@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from delinkcious.callers import CallerAuthenticator
 from delinkcious.errors import STATUS_CODES, DelinkciousError, PayloadTooLarge, RateLimited
 from delinkcious.observability import ReadinessCheck, RequestTelemetryMiddleware, ops_router
+from delinkcious.outages import DRIVER_ERRORS, unavailable_for
 from delinkcious.settings import ServiceSettings
 
 log = logging.getLogger("delinkcious.app")
@@ -81,10 +82,30 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=headers
         )
 
+    async def _driver_error(_: Request, exc: Exception) -> JSONResponse:
+        # Handled here, inside the middleware, so the request's metrics and log line
+        # carry the status the caller got. A lost database, Redis or NATS is a 503;
+        # any other driver error is a bug, and a 500 like any other.
+        unavailable = unavailable_for(exc)
+        if unavailable is None:
+            return _internal_error(exc)
+        log.warning(
+            "dependency unavailable",
+            extra={"code": unavailable.code, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        return error_response(unavailable)
+
+    for error_class in DRIVER_ERRORS:
+        app.add_exception_handler(error_class, _driver_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
 
 
 def _allowed_methods(request: Request) -> list[str]:

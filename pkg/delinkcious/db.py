@@ -27,6 +27,12 @@ from delinkcious.timeutil import as_utc
 
 # Bounds any one statement, so a costly regex cannot hold a connection for long.
 STATEMENT_TIMEOUT_MS = 5000
+# How long a SQLite connection waits for another's write lock before "database is
+# locked" (a 503); `?timeout=SECONDS` on the database URL changes it.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+# A readiness ping waits at most this long for the lock: a probe must answer quickly,
+# and a locked file is exactly what it should report.
+PING_LOCK_WAIT_SECONDS = 2.0
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -115,11 +121,29 @@ def is_bad_regex_error(exc: Exception) -> bool:
     return isinstance(exc, DataError | ProgrammingError) and "regular expression" in str(exc)
 
 
+def sqlite_busy_timeout(url: str) -> float:
+    """The busy timeout a SQLite URL asks for (`?timeout=SECONDS`), else the default."""
+    raw = sa.engine.make_url(url).query.get("timeout")
+    if raw is None:
+        return SQLITE_BUSY_TIMEOUT_SECONDS
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[-1])
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"the SQLite URL's timeout must be a positive number of seconds, not {raw!r}")
+    return seconds
+
+
 def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """Postgres connections are checked before use (`pool_pre_ping`) and the pool is
+    dropped when one turns out dead, so the engine recovers by itself once the
+    database is back; SQLite opens a connection per session."""
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
+        busy = sqlite_busy_timeout(url)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=sa.pool.NullPool
+            url, connect_args={"check_same_thread": False, "timeout": busy}, poolclass=sa.pool.NullPool
         )
 
         @event.listens_for(engine, "connect")
@@ -129,9 +153,9 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
             # write lock up front, so concurrent writers queue instead of deadlocking.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
-            _switch_to_wal(cur)
+            _switch_to_wal(cur, busy)
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -174,7 +198,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def ping(engine: Engine) -> None:
+    """Readiness: a connection and a statement. On SQLite the statement's transaction
+    takes the write lock (BEGIN IMMEDIATE), so a file some other connection holds
+    locked fails the ping, within PING_LOCK_WAIT_SECONDS."""
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Set on the driver's connection before the transaction begins; the
+            # connection is not pooled, so the shorter wait ends with it.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            wait = min(PING_LOCK_WAIT_SECONDS, sqlite_busy_timeout(engine.url.render_as_string()))
+            raw.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         conn.execute(sa.text("SELECT 1"))
 
 
@@ -182,4 +216,5 @@ def sqlite_path(url: str) -> Path | None:
     url = normalize_database_url(url)
     if not url.startswith("sqlite:///"):
         return None
-    return Path(url.removeprefix("sqlite:///"))
+    database = sa.engine.make_url(url).database  # without a `?timeout=` query
+    return Path(database) if database else None

@@ -43,6 +43,7 @@ from delinkcious.metrics import (
     GRPC_SERVER_DURATION,
     GRPC_SERVER_REQUESTS,
 )
+from delinkcious.outages import unavailable_for
 
 log = logging.getLogger("delinkcious.grpc")
 
@@ -77,8 +78,11 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[DelinkciousError]] = {
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status a client sees for `exc`; anything unexpected is INTERNAL, and says
-    nothing of what went wrong inside."""
+    """The status a client sees for `exc`: a lost dependency (database, Redis, NATS)
+    is UNAVAILABLE; anything else unexpected is INTERNAL, and says nothing of what went
+    wrong inside."""
+    if not isinstance(exc, DelinkciousError):
+        exc = unavailable_for(exc) or exc
     if isinstance(exc, DelinkciousError):
         for cls, code in _STATUS_BY_ERROR:
             if isinstance(exc, cls):
@@ -201,7 +205,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             if code == grpc.StatusCode.INTERNAL and not isinstance(exc, DelinkciousError):
                 log.exception("unhandled error", extra={"method": method})
             elif code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
-                log.warning("rpc failed", extra={"method": method, "code": code.name, "reason": message})
+                reason = message if isinstance(exc, DelinkciousError) else f"{type(exc).__name__}: {exc}"
+                log.warning("rpc failed", extra={"method": method, "code": code.name, "reason": reason[:300]})
             await context.abort(code, message)
 
         def aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:

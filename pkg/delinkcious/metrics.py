@@ -155,8 +155,29 @@ LOGIN_ATTEMPTS = Counter(
     ["provider", "result"],
 )
 
+# ---------------------------------------------------------------------- gateway replicas
+
+GATEWAY_SHARED_STATE_USES = ("login_state", "rate_limit", "revocation")
+GATEWAY_SHARED_STATE_OUTCOMES = ("ok", "failed", "skipped")
+GATEWAY_SHARED_STATE_OPERATIONS = Counter(
+    "delinkcious_gateway_shared_state_operations_total",
+    "Uses of the gateway replicas' shared state in Redis, by use (login_state, rate_limit, "
+    "revocation) and outcome (ok; failed: Redis did not answer; skipped: not tried, as Redis "
+    "failed less than a second ago). Not ok: a login got 503, this replica's own rate limit "
+    "applied, or a revocation was not published.",
+    ["use", "outcome"],
+)
+GATEWAY_REVOCATION_CHANNEL_UP = Gauge(
+    "delinkcious_gateway_revocation_channel_up",
+    "1 while this gateway replica is subscribed to the revocation channel (its token cache is "
+    "in use), 0 while it is not (every request is validated by user-manager).",
+)
+
 # Series that exist from the start, so a rate or a ratio over them is never "no data".
 for _result in LINK_CHECK_RESULTS:
     LINK_CHECKS.labels(_result)
 for _result in TOKEN_VALIDATION_RESULTS:
     TOKEN_VALIDATIONS.labels(_result)
+for _use in GATEWAY_SHARED_STATE_USES:
+    for _outcome in GATEWAY_SHARED_STATE_OUTCOMES:
+        GATEWAY_SHARED_STATE_OPERATIONS.labels(_use, _outcome)

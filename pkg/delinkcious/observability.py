@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from delinkcious import tracing
 from delinkcious.errors import DelinkciousError
 from delinkcious.metrics import HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS
+from delinkcious.outages import dependency_of
 
 log = logging.getLogger("delinkcious.http")
 
@@ -129,11 +130,18 @@ def counted_outcome(counter: Counter, **labels: str) -> Any:
         except RequestValidationError:
             result = "invalid_argument"
             raise
+        except Exception as exc:
+            result = "unavailable" if dependency_of(exc) else "internal"
+            raise
         finally:
             counter.labels(**labels, result=result).inc()
 
     return Depends(count)
 
+
+# Each check gets this long; one that hangs (a database that accepts but never answers)
+# fails the probe rather than holding it past the kubelet's own timeout.
+READINESS_CHECK_SECONDS = 3.0
 
 _READY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Every dependency answered", "content": {"application/json": {}}},
@@ -155,7 +163,11 @@ def ops_router(checks: dict[str, ReadinessCheck], *, in_schema: bool = False) ->
         failed: dict[str, str] = {}
         for name, check in checks.items():
             try:
-                await asyncio.wait_for(check(), timeout=3)
+                await asyncio.wait_for(check(), timeout=READINESS_CHECK_SECONDS)
+            except TimeoutError as exc:  # the wait's own timeout has no message
+                failed[name] = (
+                    f"TimeoutError: {exc}" if str(exc) else f"no answer within {READINESS_CHECK_SECONDS:g} s"
+                )
             except Exception as exc:  # any failure means "not ready", with the reason
                 failed[name] = f"{type(exc).__name__}: {exc}"[:300]
         if failed:

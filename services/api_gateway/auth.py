@@ -37,7 +37,8 @@ _GONE_SECONDS = 65.0
 class TokenCache:
     """Validated tokens for a few seconds (TOKEN_CACHE_SECONDS), and never past a login
     token's expiry. A logout (evict) or a token's deletion (evict_id) takes effect here at
-    once; other gateway instances forget the token when their entry expires."""
+    once; other gateway instances forget the token when their entry expires, or at once
+    with Redis (revocation.SharedTokenCache)."""
 
     def __init__(
         self, ttl_seconds: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
@@ -174,7 +175,7 @@ async def feed_reader(
     presented = token.strip() if token is not None else presented_token(request)
     owner = await token_owner(request, presented, allow_feeds=True)
     limiter: RateLimiter = request.app.state.limiter
-    limiter.check(owner.username)
+    await limiter.check(owner.username)
     return owner.username
 
 

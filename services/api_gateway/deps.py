@@ -14,9 +14,9 @@ from delinkcious.clients.social import SocialGraphClient
 from delinkcious.clients.user import UserClient
 
 
-def signed_in_user(request: Request, username: CurrentUser) -> str:
+async def signed_in_user(request: Request, username: CurrentUser) -> str:
     limiter: RateLimiter = request.app.state.limiter
-    limiter.check(username)
+    await limiter.check(username)
     return username
 
 

@@ -1,32 +1,104 @@
-"""Per-user rate limiting: a token bucket per user, in this instance's memory.
+"""Per-user rate limiting: RATE_LIMIT_PER_SECOND requests a second on average, with
+bursts of up to RATE_LIMIT_BURST, and 429 with Retry-After past that.
 
-With N gateway replicas a user can reach N times the rate; that keeps the hot path free
-of a shared store, and the limit exists to stop runaway clients, not to bill them.
+Both limiters keep the same promise, a token bucket of `burst` tokens refilled at
+`per_second`: the in-memory one per gateway instance (the local run without Redis, unit
+tests), the Redis one for all replicas together. The Redis one runs GCRA (the generic
+cell rate algorithm, the token bucket kept as a single timestamp per user) in one Lua
+script, so a request costs one round trip, and reads the clock of Redis, not of the
+replicas. When Redis is away each replica falls back to its own in-memory limit: users
+can then reach N times the rate on N replicas, never an unlimited gateway, and never a
+gateway that refuses everyone because a cache is down.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
 
+from redis.exceptions import RedisError
+
+from api_gateway.shared_state import KEY_PREFIX, SharedState
 from delinkcious.errors import RateLimited
 
 
-class RateLimiter:
+class RateLimiter(Protocol):
+    async def check(self, user: str) -> None:
+        """Raises RateLimited (429, with retry_after) when `user` is over the limit."""
+        ...
+
+
+def _limited(seconds: float) -> RateLimited:
+    retry_after = max(1, math.ceil(seconds))
+    return RateLimited(f"too many requests; retry in {retry_after} s", retry_after=retry_after)
+
+
+class InMemoryRateLimiter:
     def __init__(self, per_second: float, burst: int, max_users: int = 100_000) -> None:
         self._rate = per_second
         self._burst = float(burst)
         self._max_users = max_users
         self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, last refill)
 
-    def check(self, user: str) -> None:
+    async def check(self, user: str) -> None:
+        self.check_now(user)
+
+    def check_now(self, user: str) -> None:
         now = time.monotonic()
         tokens, last = self._buckets.get(user, (self._burst, now))
         tokens = min(self._burst, tokens + (now - last) * self._rate)
         if tokens < 1:
             self._buckets[user] = (tokens, now)
-            retry_after = max(1, math.ceil((1 - tokens) / self._rate))
-            raise RateLimited(f"too many requests; retry in {retry_after} s", retry_after=retry_after)
+            raise _limited((1 - tokens) / self._rate)
         if len(self._buckets) >= self._max_users and user not in self._buckets:
             self._buckets.clear()
         self._buckets[user] = (tokens - 1, now)
+
+
+# KEYS[1]: the user's theoretical arrival time (TAT), in ms of Redis' clock.
+# ARGV[1]: the emission interval (ms per request), ARGV[2]: burst * interval (ms).
+# A request is allowed when the TAT it would leave is at most `burst` intervals ahead
+# of now; a refusal changes nothing. Returns {1, 0} or {0, ms until one is allowed}.
+_GCRA_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local wait = new_tat - now - capacity
+if wait > 0 then return {0, math.ceil(wait)} end
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
+return {1, 0}
+"""
+
+
+def rate_key(user: str) -> str:
+    return f"{KEY_PREFIX}rate:{user}"
+
+
+class RedisRateLimiter:
+    def __init__(self, shared: SharedState, per_second: float, burst: int) -> None:
+        self._shared = shared
+        self._interval_ms = 1000.0 / per_second
+        self._capacity_ms = burst * self._interval_ms
+        # EVALSHA; after a Redis restart (NOSCRIPT) redis-py loads the script once again.
+        self._script = shared.redis.register_script(_GCRA_SCRIPT)
+        self.fallback = InMemoryRateLimiter(per_second, burst)
+
+    async def check(self, user: str) -> None:
+        if self._shared.available("rate_limit"):
+            try:
+                allowed, wait_ms = await self._script(
+                    keys=[rate_key(user)], args=[repr(self._interval_ms), repr(self._capacity_ms)]
+                )
+            except (RedisError, OSError) as error:
+                self._shared.failed("rate_limit", error)
+            else:
+                self._shared.succeeded("rate_limit")
+                if not allowed:
+                    raise _limited(int(wait_ms) / 1000)
+                return
+        self.fallback.check_now(user)

@@ -25,10 +25,14 @@ class GatewaySettings(ServiceSettings):
     backend_timeout_seconds: float = Field(5.0, gt=0, le=60, validation_alias="BACKEND_TIMEOUT_SECONDS")
 
     # Validated tokens are remembered this long, keeping user-manager off the hot path.
-    # It also bounds how long a logout takes to reach other gateway instances.
+    # Without REDIS_URL it also bounds how long a logout takes to reach other instances;
+    # with it, the revocation channel tells them at once (revocation.py).
     token_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="TOKEN_CACHE_SECONDS")
     rate_limit_per_second: float = Field(50.0, gt=0, validation_alias="RATE_LIMIT_PER_SECOND")
     rate_limit_burst: int = Field(100, ge=1, validation_alias="RATE_LIMIT_BURST")
+    # Redis shared by the replicas: used login states, rate limits and revocations. Unset:
+    # all three live in this instance's memory, which is right for a single instance only.
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
 
     # Social login; a provider whose settings are absent is off and its routes are 404.
     github_client_id: str | None = Field(None, validation_alias="GITHUB_CLIENT_ID")
@@ -67,5 +71,7 @@ class GatewaySettings(ServiceSettings):
                 urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname
             ):
                 raise ValueError(f"{name.upper()} must be an absolute http(s) URL, not {value!r}")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         self.public_url = self.public_url.rstrip("/")
         return self

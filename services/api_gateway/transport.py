@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api_gateway import login
-from api_gateway.auth import TokenCache
-from api_gateway.ratelimit import RateLimiter
+from api_gateway import login, replicas
 from api_gateway.routes import account, links, news, social, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
@@ -42,9 +40,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.news = NewsClient(
             settings.news_manager_target, token, timeout=settings.backend_timeout_seconds
         )
-        app.state.login = login.LoginContext(settings) if login.enabled(settings) else None
+        app.state.login = (
+            login.LoginContext(settings, used_states=replicas.used_states(app))
+            if login.enabled(settings)
+            else None
+        )
         try:
-            yield
+            async with replicas.shared(app):
+                yield
         finally:
             for client in (app.state.links, app.state.users, app.state.social, app.state.news):
                 await client.aclose()
@@ -70,6 +73,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         readiness=readiness,
         public=True,
     )
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
-    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    replicas.install(app, settings)
     return app

@@ -43,6 +43,7 @@ DATA_FLOWS = {
     ("user-manager", "postgres", 5432),
     ("social-graph-manager", "postgres", 5432),
     ("news-manager", "redis", 6379),
+    ("api-gateway", "redis", 6379),
     ("link-manager", "nats", 4222),
     ("news-manager", "nats", 4222),
     ("link-checker", "nats", 4222),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -286,3 +287,43 @@ def test_each_service_owns_its_database_and_no_other(booted: Booted) -> None:
             with pytest.raises(sa.exc.OperationalError, match="permission denied"), engine.connect():
                 pass
             engine.dispose()
+
+
+def test_the_gateways_redis_user_reaches_only_the_gateways_keys_and_channels(booted: Booted) -> None:
+    import asyncio
+
+    from api_gateway.login.states import RedisUsedStates
+    from api_gateway.ratelimit import RedisRateLimiter
+    from api_gateway.shared_state import SharedState
+    from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
+
+    host, port = booted.addresses["redis:6379"].split(":")
+    password = booted.secrets["redis-password-api-gateway"]
+    with redis.Redis(host=host, port=int(port), username="api-gateway", password=password) as client:
+        # The booted gateway joined the revocation channel as this user.
+        deadline = time.monotonic() + 10
+        while client.publish("gw:revocations", "{}") < 1:
+            assert time.monotonic() < deadline, "no gateway listens on gw:revocations"
+            time.sleep(0.1)
+        for forbidden in (
+            lambda: client.get("feed:alice"),
+            lambda: client.publish("elsewhere", "x"),
+            lambda: client.flushall(),
+            lambda: client.keys("*"),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                forbidden()
+
+    async def gateway_parts() -> None:
+        shared = SharedState(f"redis://api-gateway:{password}@{host}:{port}/0")
+        try:
+            assert await RedisUsedStates(shared).first_use("boot-state", 600)
+            ok = GATEWAY_SHARED_STATE_OPERATIONS.labels("rate_limit", "ok")
+            before = ok._value.get()
+            # EVALSHA, then SCRIPT LOAD on NOSCRIPT; a refusal would fall back, so count.
+            await RedisRateLimiter(shared, 10.0, 5).check("boot-user")
+            assert ok._value.get() == before + 1
+        finally:
+            await shared.aclose()
+
+    asyncio.run(gateway_parts())

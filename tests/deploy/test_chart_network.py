@@ -154,6 +154,7 @@ def test_external_servers_are_reached_on_their_own_ports_only() -> None:
         ("user-manager", 6432),
         ("social-graph-manager", 6432),
         ("news-manager", 6380),
+        ("api-gateway", 6380),
         ("news-manager", 4443),
         ("link-manager", 4443),
         ("link-checker", 4443),

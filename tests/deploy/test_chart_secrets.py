@@ -26,6 +26,7 @@ EXPECTED_KEYS = (
     | {f"page-token-key-{s}" for s in ("link-manager", "social-graph-manager", "news-manager")}
     | {f"db-password-{s}" for s in DATABASE_SERVICES}
     | {"session-secret", "postgres-password", "redis-password", "nats-password"}
+    | {"redis-password-api-gateway"}
 )
 
 
@@ -77,13 +78,13 @@ def test_too_short_secrets_are_refused(key: str, value: str) -> None:
 def test_an_external_servers_password_cannot_be_made_up() -> None:
     with pytest.raises(helm.HelmError, match=r"secrets\.values\.redis-password is required"):
         render({"redis": {"enabled": False, "external": {"url": "redis://cache:6379/0"}}})
-    data = render(
-        {
-            "redis": {"enabled": False, "external": {"url": "redis://cache:6379/0"}},
-            "secrets": {"values": {"redis-password": "from-the-operator"}},
-        }
-    ).secret_data()
+    external = {"enabled": False, "external": {"url": "redis://cache:6379/0"}}
+    with pytest.raises(helm.HelmError, match=r"secrets\.values\.redis-password-api-gateway is required"):
+        render({"redis": external, "secrets": {"values": {"redis-password": "from-the-operator"}}})
+    given = {"redis-password": "from-the-operator", "redis-password-api-gateway": "the-gateways-own"}
+    data = render({"redis": external, "secrets": {"values": given}}).secret_data()
     assert data["redis-password"] == "from-the-operator"
+    assert data["redis-password-api-gateway"] == "the-gateways-own"
 
 
 @pytest.mark.parametrize("value_set", ["external", "k8s"])
@@ -132,7 +133,7 @@ def test_no_committed_file_sets_a_secret_value() -> None:
 def test_secrets_are_read_only_by_the_pods_that_need_them() -> None:
     rendered = render_set("defaults")
     wanted = {
-        "api-gateway": {"caller-token-api-gateway", "session-secret"},
+        "api-gateway": {"caller-token-api-gateway", "session-secret", "redis-password-api-gateway"},
         "link-manager": {
             "caller-token-link-manager",
             "caller-token-api-gateway",

@@ -415,7 +415,7 @@ def test_resilience_options_render_into_the_virtual_services() -> None:
 def test_meshed_pods_get_a_sidecar_that_stays_out_of_the_way_of_the_data_stores() -> None:
     rendered = render_set("mesh")
     bypass = {
-        "api-gateway": None,
+        "api-gateway": "6379",  # Redis: the replicas' shared state
         "link-manager": "6432,4222",  # the external Postgres' port, NATS
         "user-manager": "6432",
         "social-graph-manager": "6432",

@@ -3,6 +3,7 @@
 Flags make it misbehave in the ways the runner must handle:
   --exit CODE      print a line and exit at once with CODE
   --not-ready      answer /readyz with 503 forever
+  --ready-after S  answer /readyz with 503 for the first S seconds (a slow start)
   --ignore-term    ignore SIGTERM (the runner must escalate to SIGKILL)
   --grandchild     start a long-lived process in the same process group
   --stubborn-grandchild   the same, but the grandchild ignores SIGTERM
@@ -38,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--exit", type=int)
     parser.add_argument("--not-ready", action="store_true")
+    parser.add_argument("--ready-after", type=float, default=0.0)
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--grandchild", action="store_true")
     parser.add_argument("--stubborn-grandchild", action="store_true")
@@ -61,11 +63,14 @@ def main() -> None:
         ignore = "signal.signal(signal.SIGTERM, signal.SIG_IGN); " if args.stubborn_grandchild else ""
         subprocess.Popen([sys.executable, "-c", f"import signal, time; {ignore}time.sleep(3600)"])
 
-    status = 503 if args.not_ready else 200
+    ready_at = time.monotonic() + args.ready_after
+
+    def readiness() -> int:
+        return 503 if args.not_ready or time.monotonic() < ready_at else 200
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(status if self.path == "/readyz" else 404)
+            self.send_response(readiness() if self.path == "/readyz" else 404)
             self.end_headers()
 
         def log_message(self, *_: object) -> None:  # keep the output to our own lines

@@ -200,6 +200,7 @@ async def running_system(tmp: Path, nats_url: str, redis_url: str) -> AsyncItera
             GITHUB_API_URL=github.url,
             RATE_LIMIT_PER_SECOND=1000,
             RATE_LIMIT_BURST=1000,
+            REDIS_URL=redis_url,  # the replicas' shared state, as in a cluster
             TOKEN_CACHE_SECONDS=0,  # every request validates: the counts are exact
         )
     )

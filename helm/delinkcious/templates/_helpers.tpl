@@ -163,8 +163,10 @@ outside the release (an external Postgres, Redis or NATS), so cannot be made up.
 {{- if not $.Values.nats.enabled }}{{ $external = append $external "nats-password" }}{{ end -}}
 {{- end -}}
 {{- if $svc.redis -}}
-{{- $keys = append $keys "redis-password" -}}
-{{- if not $.Values.redis.enabled }}{{ $external = append $external "redis-password" }}{{ end -}}
+{{- $redisKey := include "delinkcious.redisPasswordKey" $svc -}}
+{{- $keys = append $keys $redisKey -}}
+{{- if $.Values.redis.enabled }}{{ $keys = append $keys "redis-password" }}{{ end -}}
+{{- if not $.Values.redis.enabled }}{{ $external = append $external $redisKey }}{{ end -}}
 {{- end -}}
 {{- end -}}
 {{- range $caller := $callers }}{{ $keys = append $keys (printf "caller-token-%s" $caller) }}{{ end -}}
@@ -199,13 +201,32 @@ nats://{{ .Values.nats.user }}:$(NATS_PASSWORD)@nats:4222
 {{- end -}}
 {{- end -}}
 
+{{/* A service's Redis URL: as the default user, or as its own ACL user (redisAcl set).
+Context: dict root, svc. */}}
 {{- define "delinkcious.redisUrl" -}}
-{{- if .Values.redis.enabled -}}
-redis://:$(REDIS_PASSWORD)@redis:6379/0
+{{- $user := ternary .svc.name "" (not (empty .svc.redisAcl)) -}}
+{{- if .root.Values.redis.enabled -}}
+redis://{{ $user }}:$(REDIS_PASSWORD)@redis:6379/0
 {{- else -}}
-{{- $url := urlParse (required "redis.external.url is required when redis.enabled is false" .Values.redis.external.url) -}}
-{{- printf "%s://:$(REDIS_PASSWORD)@%s%s" $url.scheme $url.host ($url.path | default "/0") -}}
+{{- $url := urlParse (required "redis.external.url is required when redis.enabled is false" .root.Values.redis.external.url) -}}
+{{- printf "%s://%s:$(REDIS_PASSWORD)@%s%s" $url.scheme $user $url.host ($url.path | default "/0") -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret key of a service's Redis password: the default user's, or its own. */}}
+{{- define "delinkcious.redisPasswordKey" -}}
+{{- if .redisAcl }}{{ printf "redis-password-%s" .name }}{{ else }}redis-password{{ end -}}
+{{- end -}}
+
+{{/* The services with a Redis user of their own, as a JSON object: name -> ACL rules. */}}
+{{- define "delinkcious.redisUsers" -}}
+{{- $users := dict -}}
+{{- range $name, $_ := .Values.services -}}
+{{- $svc := dict -}}
+{{- include "delinkcious.service" (dict "root" $ "name" $name "out" $svc) -}}
+{{- if and $svc.redis $svc.redisAcl }}{{ $_ := set $users $name $svc.redisAcl }}{{ end -}}
+{{- end -}}
+{{- toJson $users -}}
 {{- end -}}
 
 {{- define "delinkcious.publicUrl" -}}
@@ -333,9 +354,9 @@ is defined before it is used. Context: dict root, svc. */}}
   value: {{ include "delinkcious.natsUrl" $root | quote }}
 {{- end }}
 {{- if $svc.redis }}
-{{ include "delinkcious.secretEnv" (dict "root" $root "env" "REDIS_PASSWORD" "key" "redis-password") }}
+{{ include "delinkcious.secretEnv" (dict "root" $root "env" "REDIS_PASSWORD" "key" (include "delinkcious.redisPasswordKey" $svc)) }}
 - name: REDIS_URL
-  value: {{ include "delinkcious.redisUrl" $root | quote }}
+  value: {{ include "delinkcious.redisUrl" (dict "root" $root "svc" $svc) | quote }}
 {{- end }}
 {{- with $svc.extraEnv }}
 {{ toYaml . }}

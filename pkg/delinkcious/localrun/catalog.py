@@ -39,6 +39,9 @@ class ServiceDef:
     # "{url}" are this service's port and URL.
     local_defaults: tuple[tuple[str, str], ...] = ()
     session_secret: bool = False  # gets SESSION_SECRET (signs the gateway's login cookie)
+    # Started only once every process it uses, directly or through them, is ready, so
+    # that its own readiness means the system behind it can serve.
+    starts_after_uses: bool = False
 
     @property
     def sqlite_file(self) -> str:
@@ -148,8 +151,12 @@ SERVICES: tuple[ServiceDef, ...] = (
             ("USER_MANAGER_URL", "user-manager"),
             ("SOCIAL_GRAPH_MANAGER_URL", "social-graph-manager"),
             ("NEWS_MANAGER_TARGET", "news-manager"),
+            # The Redis code path the replicas in a cluster take, tested by every local run.
+            ("REDIS_URL", "redis"),
         ),
         local_defaults=(("DEV_LOGIN", "true"), ("PUBLIC_URL", "{url}")),
+        # A script that waits for the gateway's /readyz may then use every route.
+        starts_after_uses=True,
     ),
 )
 

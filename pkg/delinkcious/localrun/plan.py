@@ -29,6 +29,7 @@ class ProcessSpec:
     ready_url: str | None  # polled until it answers 200
     notes: tuple[str, ...]  # printed at start: port fallbacks, which database
     infrastructure: bool = False  # NATS, Redis: stopped after the services that use them
+    starts_after: tuple[str, ...] = ()  # processes of this run that must be ready first
 
 
 def _explicit_port(var: str | None, env: Mapping[str, str]) -> int | None:
@@ -140,9 +141,24 @@ def plan(
                 ready_url=ready_url,
                 notes=tuple(notes),
                 infrastructure=service.url_env is not None,
+                starts_after=_behind(service, services) if service.starts_after_uses else (),
             )
         )
     return specs
+
+
+def _behind(service: ServiceDef, services: tuple[ServiceDef, ...]) -> tuple[str, ...]:
+    """The processes of this run `service` uses, directly or through the ones it uses,
+    in table order. Those the caller runs (their URL given) are not waited for."""
+    by_name = {s.name: s for s in services}
+    found: set[str] = set()
+    todo = [other for _, other in service.uses]
+    while todo:
+        name = todo.pop()
+        if name in by_name and name not in found:
+            found.add(name)
+            todo += [other for _, other in by_name[name].uses]
+    return tuple(s.name for s in services if s.name in found)
 
 
 def _address(service: ServiceDef, port: int) -> str:

@@ -86,6 +86,7 @@ class LocalSystem:
         self.stop_timeout = stop_timeout
         self._lock = RunLock(self.data_dir / LOCK_FILE)
         self._children: list[_Child] = []
+        self._ready: set[str] = set()  # the processes seen ready since they last started
         self._stop = threading.Event()
         self.specs: list[ProcessSpec] = []
 
@@ -101,11 +102,18 @@ class LocalSystem:
             callers, page_keys = secret_names(self._table)
             secrets = load_or_create(self.data_dir / SECRETS_FILE, callers, page_keys)
             self.specs = plan(self.services, data_dir=self.data_dir, env=self.env, secrets=secrets)
+            deadline = time.monotonic() + self.ready_timeout
             for spec in self.specs:
                 for note in spec.notes:
                     self.printer.say(f"{spec.name}: {note}")
-                self._spawn(spec)
-            self._wait_ready()
+                if not spec.starts_after:
+                    self._spawn(spec)
+            for spec in self.specs:
+                if spec.starts_after:
+                    self.printer.say(f"{spec.name} starts once {', '.join(spec.starts_after)} are ready")
+                    self._wait_ready(deadline, spec.starts_after)
+                    self._spawn(spec)
+            self._wait_ready(deadline)
         except BaseException:
             self.stop()
             raise
@@ -150,6 +158,7 @@ class LocalSystem:
         if alive:
             self.printer.say("stopped")
         self._children = []
+        self._ready.clear()
         self._lock.release()
 
     def _terminate(self, children: list[_Child]) -> None:
@@ -187,8 +196,9 @@ class LocalSystem:
         if child.proc.poll() is None:
             self.kill(name, signal.SIGTERM)
         self._children.remove(child)
+        self._ready.discard(name)
         self._spawn(child.spec)
-        self._wait_ready()
+        self._wait_ready(time.monotonic() + self.ready_timeout)
 
     def _child(self, name: str) -> _Child:
         for child in self._children:
@@ -241,9 +251,17 @@ class LocalSystem:
                 child.tail.append(text)
                 self.printer.line(child.spec.name, text)
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        pending = {c.spec.name: c for c in self._children if c.spec.ready_url}
+    def _wait_ready(self, deadline: float, names: Iterable[str] | None = None) -> None:
+        """Returns once every running process (or those in `names`) answered its
+        readiness check; each is announced once."""
+        wanted = None if names is None else set(names)
+        pending = {
+            c.spec.name: c
+            for c in self._children
+            if c.spec.ready_url
+            and c.spec.name not in self._ready
+            and (wanted is None or c.spec.name in wanted)
+        }
         last: dict[str, str] = {}
         while pending:
             if self._stop.is_set():
@@ -258,6 +276,7 @@ class LocalSystem:
                 ok, last[name] = _probe(child.spec.ready_url)
                 if ok:
                     self.printer.say(f"{name} is ready on {child.spec.url}")
+                    self._ready.add(name)
                     del pending[name]
             if pending and time.monotonic() > deadline:
                 child = next(iter(pending.values()))

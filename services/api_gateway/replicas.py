@@ -1,0 +1,59 @@
+"""What the gateway replicas share, wired by configuration: with REDIS_URL the token
+cache, rate limiter and used login states are the Redis ones (shared_state.py), without
+it the in-memory ones, behind the same interfaces."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api_gateway.auth import TokenCache
+from api_gateway.login.states import RedisUsedStates, UsedStates
+from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api_gateway.revocation import PublishBeforeResponding, SharedTokenCache
+from api_gateway.settings import GatewaySettings
+from api_gateway.shared_state import SharedState
+
+
+def install(app: FastAPI, settings: GatewaySettings) -> None:
+    limiter: RateLimiter
+    if settings.redis_url:
+        shared = SharedState(settings.redis_url)
+        app.state.shared_state = shared
+        cache = SharedTokenCache(settings.token_cache_seconds, shared)
+        app.state.token_cache = cache
+        app.add_middleware(PublishBeforeResponding, cache=cache)
+        limiter = RedisRateLimiter(shared, settings.rate_limit_per_second, settings.rate_limit_burst)
+    else:
+        app.state.shared_state = None
+        app.state.token_cache = TokenCache(settings.token_cache_seconds)
+        limiter = InMemoryRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.limiter = limiter
+
+
+def used_states(app: FastAPI) -> UsedStates | None:
+    """The Redis record of used login states, or None for the login's in-memory default."""
+    shared: SharedState | None = app.state.shared_state
+    return RedisUsedStates(shared) if shared is not None else None
+
+
+@contextlib.asynccontextmanager
+async def shared(app: FastAPI) -> AsyncIterator[None]:
+    """For the app's lifetime: subscribed to the revocation channel, if Redis is used."""
+    state: SharedState | None = app.state.shared_state
+    if state is None:
+        yield
+        return
+    cache: SharedTokenCache = app.state.token_cache
+    listener = asyncio.create_task(cache.run(), name="revocation-channel")
+    try:
+        yield
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await cache.aclose()
+        await state.aclose()
