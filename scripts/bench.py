@@ -240,7 +240,7 @@ async def run(seconds: float, concurrency: int) -> str:
         f"on this one machine (the local run); load average at the start {load_at_start}. "
         f"Date: {time.strftime('%Y-%m-%d')}.",
         "",
-        "Python client (httpx, one process, the same as the services use):",
+        "Python client (httpx, one process):",
         "",
         "| request | concurrency | requests/s | of bare hop | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
