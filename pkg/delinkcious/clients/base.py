@@ -33,6 +33,9 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 MAX_CONNECTIONS = 100
+# Below uvicorn's 5 s keep-alive: a connection the server is about to close is never
+# reused, so a write (never retried) does not meet a connection closing under it.
+KEEPALIVE_SECONDS = 4.0
 
 # The path segment after one of these is a value (a username), not part of the route.
 _PARAMETER_AFTER = {"users": "{username}", "following": "{followed}", "api-tokens": "{token_id}"}
@@ -115,7 +118,9 @@ class AiohttpWire:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ttl_dns_cache=60),
+                connector=aiohttp.TCPConnector(
+                    limit=MAX_CONNECTIONS, ttl_dns_cache=60, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
                 timeout=self._timeout,
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
