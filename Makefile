@@ -19,8 +19,8 @@ UV_VERSION := 0.13.9
 UV_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/delinkcious/uv-$(UV_VERSION)
 UV := $(or $(shell command -v uv 2>/dev/null),$(UV_HOME)/bin/uv)
 
-# Debian packages the build or tests need; installed only when missing.
-APT_PACKAGES :=
+# Debian packages the build or tests need; installed only when missing (chromium: the web tests' browser).
+APT_PACKAGES := chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # The real OpenID Connect provider the login tests run (npm oidc-provider, pinned by its lock).

@@ -32,6 +32,7 @@ import httpx
 from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api_gateway.shared_state import SharedState
 from delinkcious.localrun import LocalSystem
+from scripts import bench_import
 from scripts.bench_baseline import baseline_server
 from scripts.bench_wrk import WrkResult, closed_loop_rows, run_wrk
 from tests.servers import NatsServer, RedisServer, free_port, isolated_system_env
@@ -272,8 +273,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--skip-import", action="store_true", help="leave out the import benchmark")
     args = parser.parse_args()
     report = asyncio.run(run(args.seconds, args.concurrency))
+    if not args.skip_import:
+        report += "\n\n" + asyncio.run(bench_import.report())
     print(report)
     if args.out:
         header = (

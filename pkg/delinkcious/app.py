@@ -4,7 +4,8 @@ size limit, request metrics and logs, and the operations endpoints."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -119,19 +120,27 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, whether or not Content-Length is honest."""
+    """Refuses bodies over the limit with 413, whether or not Content-Length is honest.
+    `larger` raises the limit for the paths matching a pattern (a bulk import)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in (larger or {}).items()]
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+        max_bytes = self._limit(scope.get("path", ""))
+        too_large = PayloadTooLarge(f"request body is larger than {_size(max_bytes)}")
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await error_response(too_large)(scope, receive, send)
                 return
         received = 0
@@ -141,13 +150,18 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # FastAPI turns other errors raised while reading a body into a 400;
                     # an HTTPException passes through and renders as payload_too_large.
                     raise StarletteHTTPException(413, too_large.message)
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _size(n: int) -> str:
+    mib = 1024 * 1024
+    return f"{n // mib} MiB ({n} bytes)" if n % mib == 0 else f"{n} bytes"
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -162,10 +176,12 @@ def create_service_app(
     readiness: Callable[[FastAPI], dict[str, ReadinessCheck]],
     description: str = "",
     public: bool = False,
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """`readiness` is called once the lifespan has opened the connections it checks.
     A `public` app (the gateway) documents its own errors and its operations routes;
-    internal apps share the caller-token error responses."""
+    internal apps share the caller-token error responses. `larger_bodies` maps path
+    patterns to a body limit above the usual MAX_BODY_BYTES."""
 
     async def _app_lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
@@ -199,6 +215,6 @@ def create_service_app(
     app.include_router(ops_router(app.state.readiness_checks, in_schema=public))
     for router in routers:
         app.include_router(router)
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, larger=larger_bodies)
     app.add_middleware(RequestTelemetryMiddleware, service=settings.service_name)
     return app

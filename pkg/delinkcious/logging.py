@@ -26,8 +26,9 @@ REDACTED = "[REDACTED]"
 # Header names whose values are credentials, in `Name: value` or `name=value` form.
 _SECRET_HEADERS = r"authorization|proxy-authorization|access-token|delinkcious-caller-token|cookie|set-cookie"
 # Parameter names whose values are credentials: query strings, forms, JSON, reprs.
+# `auth_token` is the Pinboard API's (`username:token`), `token` the feeds' query string.
 _SECRET_PARAMS = (
-    r"access_token|refresh_token|id_token|client_secret|code|code_verifier|password|passwd|secret"
+    r"access_token|auth_token|refresh_token|id_token|client_secret|code|code_verifier|password|passwd|secret"
     r"|token|session_secret|caller_token|caller_tokens|page_token_key"
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
 )
 
 from delinkcious.errors import InvalidArgument
@@ -126,6 +127,7 @@ Url = Annotated[str, Field(pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"), AfterVali
 Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(no_nul)]
 Tags = Annotated[list[str], AfterValidator(normalize_tags)]
+Tag = Annotated[str, AfterValidator(normalize_tag)]
 Regex = Annotated[str, Field(max_length=MAX_REGEX_LENGTH), AfterValidator(no_nul)]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 
@@ -156,6 +158,7 @@ class Link(BaseModel):
     title: str
     description: str
     tags: list[str]
+    private: bool = False
     status: LinkStatus
     created_at: Timestamp
     updated_at: Timestamp
@@ -167,6 +170,14 @@ class NewLink(Strict):
     title: Title = ""
     description: Description = ""
     tags: Tags = Field(default_factory=list)
+    private: StrictBool = False
+
+
+class DatedNewLink(NewLink):
+    """link-manager's internal create body: an import or a Pinboard client may say when
+    the link was saved. The public API keeps NewLink, where `created_at` is unknown."""
+
+    created_at: Timestamp | None = None
 
 
 class LinkUpdate(Strict):
@@ -175,6 +186,7 @@ class LinkUpdate(Strict):
     description: Description | None = None
     add_tags: Tags = Field(default_factory=list)
     remove_tags: Tags = Field(default_factory=list)
+    private: StrictBool | None = None
 
 
 class LinkFilter(Strict):
@@ -182,6 +194,7 @@ class LinkFilter(Strict):
     title_regex: Regex | None = None
     description_regex: Regex | None = None
     tags: Tags = Field(default_factory=list)
+    private: bool | None = None
 
 
 class LinkListQuery(BaseModel):
@@ -191,6 +204,7 @@ class LinkListQuery(BaseModel):
     title_regex: Regex | None = None
     description_regex: Regex | None = None
     tag: Tags = Field(default_factory=list)
+    private: bool | None = None
     page_size: PageSize = DEFAULT_PAGE_SIZE
     start_token: Annotated[str, Field(max_length=1024)] = ""
 
@@ -200,12 +214,26 @@ class LinkListQuery(BaseModel):
             title_regex=self.title_regex,
             description_regex=self.description_regex,
             tags=self.tag,
+            private=self.private,
         )
 
 
 class LinkPage(BaseModel):
     links: list[Link]
     next_page_token: str = ""
+
+
+class TagCount(BaseModel):
+    name: str
+    count: int
+
+
+class TagList(BaseModel):
+    tags: list[TagCount]
+
+
+class TagRename(Strict):
+    name: Tag
 
 
 class LinkCheckResult(Strict):
@@ -237,6 +265,9 @@ class LinkEvent(BaseModel):
     url: str
     title: str
     timestamp: Timestamp
+    # Whether the link was private after the change: such events reach nobody's news.
+    # Defaults to False so rows and messages written before the field existed decode.
+    private: bool = False
 
 
 class NewsEvent(BaseModel):

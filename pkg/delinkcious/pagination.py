@@ -11,11 +11,14 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delinkcious.errors import InvalidArgument
 
 _SIG_BYTES = 16
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _b64(data: bytes) -> str:
@@ -52,9 +55,30 @@ class PageTokenCodec:
         except (ValueError, TypeError):
             raise InvalidArgument("start_token is not a valid page token") from None
         payload, sig = raw[:-_SIG_BYTES], raw[-_SIG_BYTES:]
-        if len(raw) <= _SIG_BYTES or not hmac.compare_digest(sig, self._sign(payload)):
+        # Only the one spelling this codec writes: the spare low bits of the last base64
+        # character could otherwise be changed without changing the bytes.
+        canonical = _b64(raw) == token
+        if not canonical or len(raw) <= _SIG_BYTES or not hmac.compare_digest(sig, self._sign(payload)):
             raise InvalidArgument("start_token is not a valid page token")
         data = json.loads(payload)
         if data.get("q") != query_digest(query):
             raise InvalidArgument("start_token belongs to a different query")
         return data["p"]
+
+
+def time_position(at: datetime, item_id: int) -> list[int]:
+    """A (timestamp, id) keyset position as JSON integers: microseconds since the
+    epoch, exact where a float or a formatted string could round."""
+    return [(at - _EPOCH) // _MICROSECOND, item_id]
+
+
+def parse_time_position(raw: Any) -> tuple[datetime, int]:
+    """The (timestamp, id) a decoded position holds. Anything else (a token from before
+    positions carried a time held a bare id) is InvalidArgument."""
+    match raw:
+        case [int(micros), int(item_id)] if not isinstance(micros, bool) and not isinstance(item_id, bool):
+            try:
+                return _EPOCH + micros * _MICROSECOND, item_id
+            except OverflowError:
+                pass
+    raise InvalidArgument("start_token is not a valid page token")

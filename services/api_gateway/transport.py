@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from api_gateway import login, replicas
-from api_gateway.routes import account, links, news, social, tokens
+from api_gateway import feeds, login, pinboard, replicas, web
+from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
 from delinkcious.app import create_service_app
+from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
 from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
@@ -26,6 +27,10 @@ descriptions and tags, follow people, and read the news of what they save.
 Every `/v1` route needs `Authorization: Bearer <token>` (or `Access-Token: <token>`);
 get a token from a login route. Errors always have the body
 `{"error": {"code": "...", "message": "..."}}`.
+
+Pinboard (API v1) clients work against `/pinboard/v1/` (tag "pinboard"), with
+`auth_token=<username>:<token>` and Pinboard's own answers; feed readers against the
+Atom feeds under `/feeds/` with `?token=`.
 """
 
 
@@ -60,7 +65,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # traffic to every gateway replica.
         return {}
 
-    routers = [links.router, social.router, news.router, account.router, tokens.router]
+    routers = [links.router, tags.router, social.router, news.router, account.router, bookmarks.router]
+    routers += [tokens.router, pinboard.router, feeds.router]
     if settings.dev_login:
         routers.append(account.dev_router)
     routers += login.routers(settings)
@@ -72,6 +78,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         routers=routers,
         readiness=readiness,
         public=True,
+        larger_bodies={
+            bookmarks.IMPORT_PATH: MAX_IMPORT_FILE_BYTES,
+            web.IMPORT_PATH: web.MAX_IMPORT_FORM_BYTES,  # the same file, as a page's upload
+        },
     )
+    web.install(app)  # the pages at `/`, after the API routes so those keep their paths
     replicas.install(app, settings)
     return app

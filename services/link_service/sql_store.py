@@ -16,8 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from delinkcious import tracing
 from delinkcious.db import is_bad_regex_error, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
-from link_service.store import LinkChange, LinkQuery, OutboxEntry, StoredLink, new_event
+from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus, TagCount
+from link_service.bulk import ImportItem, Outcome
+from link_service.sql_tags import count_tag, retag_links
+from link_service.store import (
+    LinkChange,
+    LinkQuery,
+    OutboxEntry,
+    Retagged,
+    StoredLink,
+    new_event,
+)
 from link_service.tables import link_quota, link_tags, links, outbox
 
 _LINK_COLUMNS = (
@@ -27,6 +36,7 @@ _LINK_COLUMNS = (
     links.c.title,
     links.c.description,
     links.c.tags,
+    links.c.private,
     links.c.status,
     links.c.created_at,
     links.c.updated_at,
@@ -43,6 +53,7 @@ def _stored(row: Any) -> StoredLink:
             title=row.title,
             description=row.description,
             tags=json.loads(row.tags),
+            private=row.private,
             status=LinkStatus(row.status),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -91,6 +102,7 @@ class SqlLinkStore:
                         title=link.title,
                         description=link.description,
                         tags=json.dumps(link.tags),
+                        private=link.private,
                         status=link.status.value,
                         created_at=link.created_at,
                         updated_at=link.updated_at,
@@ -100,7 +112,8 @@ class SqlLinkStore:
                 ).scalar_one()
                 self._write_tags(s, link_id, link.tags)
                 stored = StoredLink(link_id, owner, link)
-                self._record(s, new_event(EventType.LINK_ADDED, stored, link.created_at))
+                # The event happens when the link is saved, whatever created_at an import gave.
+                self._record(s, new_event(EventType.LINK_ADDED, stored, link.updated_at))
                 return stored
         except IntegrityError:
             # Lost a race with an add of the same URL; the whole transaction rolled back.
@@ -116,6 +129,8 @@ class SqlLinkStore:
                 values["title"] = change.title
             if change.description is not None:
                 values["description"] = change.description
+            if change.private is not None:
+                values["private"] = change.private
             tags = change.new_tags(current.link.tags)
             if tags is not None:
                 values["tags"] = json.dumps(tags)
@@ -141,6 +156,13 @@ class SqlLinkStore:
             )
             self._record(s, new_event(EventType.LINK_DELETED, current, now))
 
+    def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
+        with transaction(self._sessions) as s:
+            events = retag_links(s, owner, old, new, now)
+            self._record_many(s, events)
+            carrying = count_tag(s, owner, new) if new is not None and events else 0
+            return Retagged(len(events), carrying)
+
     def apply_check(self, result: LinkCheckResult) -> bool:
         title = (result.title or "").strip()[:500]
         with transaction(self._sessions) as s:
@@ -163,16 +185,48 @@ class SqlLinkStore:
             )
             return bool(applied)
 
+    # ------------------------------------------------------------------ bulk import
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        from link_service import sql_bulk  # which builds on this module's helpers
+
+        return sql_bulk.import_batch(self._sessions, owner, items, max_links, now)
+
     # ------------------------------------------------------------------ reads
 
     def get(self, owner: str, url: str) -> StoredLink | None:
         with self._sessions() as s:
             return self._find(s, owner, url, lock=False)
 
+    def tag_counts(self, owner: str) -> list[TagCount]:
+        stmt = (
+            sa.select(link_tags.c.tag, sa.func.count())
+            .join(links, links.c.id == link_tags.c.link_id)
+            .where(links.c.owner == owner)
+            .group_by(link_tags.c.tag)
+        )
+        with self._sessions() as s:
+            counts = s.execute(stmt).all()
+        # Sorted here, by code point as link tags are, not by the database's collation.
+        return [TagCount(name=tag, count=count) for tag, count in sorted(counts)]
+
     def find(self, query: LinkQuery) -> list[StoredLink]:
         stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == query.owner)
-        if query.before_id is not None:
-            stmt = stmt.where(links.c.id < query.before_id)
+        if query.after is not None:
+            created_at, link_id = query.after
+            # Spelled out rather than as a row comparison, which SQLite's planner
+            # cannot turn into an index range; the leading term bounds the scan.
+            stmt = stmt.where(
+                links.c.created_at <= created_at,
+                sa.or_(
+                    links.c.created_at < created_at,
+                    sa.and_(links.c.created_at == created_at, links.c.id < link_id),
+                ),
+            )
+        if query.private is not None:
+            stmt = stmt.where(links.c.private == query.private)
         for column, pattern in (
             (links.c.url, query.url_regex),
             (links.c.title, query.title_regex),
@@ -182,7 +236,7 @@ class SqlLinkStore:
                 stmt = stmt.where(regex_match(column, pattern))
         for tag in query.tags:
             stmt = stmt.where(sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == tag))
-        stmt = stmt.order_by(links.c.id.desc()).limit(query.limit)
+        stmt = stmt.order_by(links.c.created_at.desc(), links.c.id.desc()).limit(query.limit)
         try:
             with self._sessions() as s:
                 return [_stored(row) for row in s.execute(stmt)]
@@ -211,6 +265,7 @@ class SqlLinkStore:
                         url=r.url,
                         title=r.title,
                         timestamp=r.occurred_at,
+                        private=r.private,
                     ),
                     r.trace_context,
                 )
@@ -244,13 +299,13 @@ class SqlLinkStore:
     def due_for_check(
         self, checked_before: datetime, pending_before: datetime, limit: int
     ) -> list[CheckRequest]:
-        last_seen = sa.func.coalesce(links.c.checked_at, links.c.created_at)
+        last_seen = sa.func.coalesce(links.c.checked_at, links.c.updated_at)
         stmt = (
             sa.select(links.c.id, links.c.owner, links.c.url)
             .where(
                 sa.or_(
                     links.c.checked_at < checked_before,
-                    sa.and_(links.c.checked_at.is_(None), links.c.created_at < pending_before),
+                    sa.and_(links.c.checked_at.is_(None), links.c.updated_at < pending_before),
                 )
             )
             .order_by(last_seen, links.c.id)
@@ -274,17 +329,26 @@ class SqlLinkStore:
         if tags:
             s.execute(sa.insert(link_tags), [{"link_id": link_id, "tag": t} for t in tags])
 
+    @classmethod
+    def _record(cls, s: Session, event: LinkEvent) -> None:
+        cls._record_many(s, [event])
+
     @staticmethod
-    def _record(s: Session, event: LinkEvent) -> None:
-        s.execute(
-            sa.insert(outbox).values(
-                event_id=event.event_id,
-                event_type=event.event_type.value,
-                link_id=event.link_id,
-                owner=event.username,
-                url=event.url,
-                title=event.title,
-                occurred_at=event.timestamp,
-                trace_context=tracing.capture(),
-            )
-        )
+    def _record_many(s: Session, events: list[LinkEvent]) -> None:
+        context = tracing.capture()
+        rows = [
+            {
+                "event_id": event.event_id,
+                "event_type": event.event_type.value,
+                "link_id": event.link_id,
+                "owner": event.username,
+                "url": event.url,
+                "title": event.title,
+                "occurred_at": event.timestamp,
+                "private": event.private,
+                "trace_context": context,
+            }
+            for event in events
+        ]
+        if rows:
+            s.execute(sa.insert(outbox), rows)

@@ -10,12 +10,26 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from delinkcious import tracing
 from delinkcious.db import regex_search
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import MAX_TAGS, CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus
+from delinkcious.models import (
+    MAX_TAGS,
+    CheckRequest,
+    EventType,
+    Link,
+    LinkCheckResult,
+    LinkEvent,
+    LinkStatus,
+    TagCount,
+)
+
+if TYPE_CHECKING:  # bulk builds on this module
+    from collections.abc import Sequence
+
+    from link_service.bulk import ImportItem, Outcome
 
 
 @dataclass(frozen=True)
@@ -25,8 +39,14 @@ class LinkQuery:
     title_regex: str | None = None
     description_regex: str | None = None
     tags: tuple[str, ...] = ()
-    before_id: int | None = None  # keyset position: only links older than this one
+    private: bool | None = None
+    # Keyset position (created_at, id) of the last link already returned: only links
+    # after it in the order (newest created_at first, then highest id first).
+    after: tuple[datetime, int] | None = None
     limit: int = 20
+
+    def is_after(self, stored: StoredLink) -> bool:
+        return self.after is None or (stored.link.created_at, stored.id) < self.after
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class LinkChange:
     description: str | None = None
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
+    private: bool | None = None
 
     def new_tags(self, current: list[str]) -> list[str] | None:
         if not self.add_tags and not self.remove_tags:
@@ -46,6 +67,21 @@ class LinkChange:
         if len(tags) > MAX_TAGS:
             raise InvalidArgument(f"a link has at most {MAX_TAGS} tags")
         return tags
+
+
+def retagged(tags: list[str], old: str, new: str | None) -> list[str]:
+    """A link's tags with `old` replaced by `new` (merged if it is there already) or,
+    when `new` is None, removed. Never more tags than before, so never past MAX_TAGS."""
+    return sorted((set(tags) - {old}) | ({new} if new is not None else set()))
+
+
+@dataclass(frozen=True)
+class Retagged:
+    """What a tag rename or delete did: how many links it changed, and how many carry
+    the new name afterwards (as of the same transaction)."""
+
+    changed: int
+    carrying_new: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,10 +112,25 @@ class LinkStore(Protocol):
         """NotFound when the link does not exist."""
 
     def find(self, query: LinkQuery) -> list[StoredLink]:
-        """Newest first; at most query.limit links."""
+        """Newest created_at first, ties by highest id (last saved) first; at most
+        query.limit links."""
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        """Merges or adds each item (bulk.plan_batch), all in one transaction with their
+        events; one outcome per item, a str saying why an item failed."""
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         """False when the link is gone, was re-added since, or a newer result is in."""
+
+    def tag_counts(self, owner: str) -> list[TagCount]:
+        """Every tag of the owner's links with how many carry it, sorted by name."""
+
+    def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
+        """In one transaction, every link of the owner tagged `old` is tagged `new`
+        instead (merging), or loses `old` when `new` is None; each changed link emits
+        one link_updated. `changed` is 0 when no link had the tag."""
 
     def pending_events(self, limit: int) -> list[LinkEvent]:
         """Outbox rows not yet published, oldest first."""
@@ -111,6 +162,7 @@ def new_event(kind: EventType, stored: StoredLink, at: datetime) -> LinkEvent:
         url=stored.link.url,
         title=stored.link.title,
         timestamp=at,
+        private=stored.link.private,
     )
 
 
@@ -141,11 +193,33 @@ class InMemoryLinkStore:
             stored = StoredLink(self._next_id, owner, link)
             self._next_id += 1
             self._links[(owner, link.url)] = stored
-            self._record(new_event(EventType.LINK_ADDED, stored, link.created_at))
+            # The event happens when the link is saved, whatever created_at an import gave.
+            self._record(new_event(EventType.LINK_ADDED, stored, link.updated_at))
             return stored
 
     def get(self, owner: str, url: str) -> StoredLink | None:
         return self._links.get((owner, url))
+
+    def tag_counts(self, owner: str) -> list[TagCount]:
+        counts: dict[str, int] = {}
+        for stored in self._links.values():
+            if stored.owner == owner:
+                for tag in stored.link.tags:
+                    counts[tag] = counts.get(tag, 0) + 1
+        return [TagCount(name=name, count=counts[name]) for name in sorted(counts)]
+
+    def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
+        with self._lock:
+            tagged = sorted(
+                (s for s in self._links.values() if s.owner == owner and old in s.link.tags),
+                key=lambda s: s.id,
+            )
+            for stored in tagged:
+                tags = retagged(stored.link.tags, old, new)
+                stored.link = stored.link.model_copy(update={"tags": tags, "updated_at": now})
+                self._record(new_event(EventType.LINK_UPDATED, stored, now))
+            carrying = sum(1 for s in self._links.values() if s.owner == owner and new in s.link.tags)
+            return Retagged(len(tagged), carrying if new is not None else 0)
 
     def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
         with self._lock:
@@ -157,6 +231,8 @@ class InMemoryLinkStore:
                 updates["title"] = change.title
             if change.description is not None:
                 updates["description"] = change.description
+            if change.private is not None:
+                updates["private"] = change.private
             tags = change.new_tags(stored.link.tags)
             if tags is not None:
                 updates["tags"] = tags
@@ -176,14 +252,34 @@ class InMemoryLinkStore:
             s
             for s in self._links.values()
             if s.owner == query.owner
-            and (query.before_id is None or s.id < query.before_id)
+            and query.is_after(s)
+            and (query.private is None or s.link.private == query.private)
             and _regex_ok(query.url_regex, s.link.url)
             and _regex_ok(query.title_regex, s.link.title)
             and _regex_ok(query.description_regex, s.link.description)
             and set(query.tags) <= set(s.link.tags)
         ]
-        found.sort(key=lambda s: s.id, reverse=True)
+        found.sort(key=lambda s: (s.link.created_at, s.id), reverse=True)
         return found[: query.limit]
+
+    def import_batch(
+        self, owner: str, items: Sequence[ImportItem], max_links: int, now: datetime
+    ) -> list[Outcome | str]:
+        from link_service.bulk import plan_batch
+
+        with self._lock:
+            count = sum(1 for o, _ in self._links if o == owner)
+            existing = {i.url: self._links[(owner, i.url)] for i in items if (owner, i.url) in self._links}
+            plan = plan_batch(items, existing, max_links - count, max_links, now)
+            for url, link in plan.created.items():
+                self._links[(owner, url)] = StoredLink(self._next_id, owner, link)
+                self._next_id += 1
+            for url, link in plan.updated.items():
+                self._links[(owner, url)].link = link
+            for kind, link in plan.events:
+                stored = StoredLink(self._links[(owner, link.url)].id, owner, link)
+                self._record(new_event(kind, stored, now))
+            return plan.outcomes
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         with self._lock:
@@ -225,23 +321,34 @@ class InMemoryLinkStore:
     ) -> list[CheckRequest]:
         def due(s: StoredLink) -> bool:
             checked = s.link.checked_at
-            return checked < checked_before if checked is not None else s.link.created_at < pending_before
+            return checked < checked_before if checked is not None else s.link.updated_at < pending_before
 
         found = sorted(
             (s for s in self._links.values() if due(s)),
-            key=lambda s: (s.link.checked_at or s.link.created_at, s.id),
+            key=lambda s: (s.link.checked_at or s.link.updated_at, s.id),
         )
         return [CheckRequest(link_id=s.id, username=s.owner, url=s.link.url) for s in found[:limit]]
 
 
-def pending_link(url: str, title: str, description: str, tags: list[str], now: datetime) -> Link:
+def pending_link(
+    url: str,
+    title: str,
+    description: str,
+    tags: list[str],
+    now: datetime,
+    *,
+    private: bool = False,
+    created_at: datetime | None = None,
+) -> Link:
+    """A link about to be saved `now`; `created_at` is an earlier date (an import's)."""
     return Link(
         url=url,
         title=title,
         description=description,
         tags=tags,
+        private=private,
         status=LinkStatus.PENDING,
-        created_at=now,
+        created_at=created_at or now,
         updated_at=now,
         checked_at=None,
     )

@@ -20,14 +20,16 @@ links = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     # The sorted tag list as JSON, for reading; link_tags is for filtering.
     sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("checked_at", UTCDateTime()),
     sa.UniqueConstraint("owner", "url", name="uq_links_owner_url"),
-    sa.Index("ix_links_owner_id", "owner", "id"),
+    # Listings: newest created_at first, ties by id; pages resume after a (created_at, id).
+    sa.Index("ix_links_owner_created_id", "owner", "created_at", "id"),
     # Ids must never be reused: a check result names the link incarnation by id,
-    # and pagination relies on ids growing. SQLite reuses rowids without this.
+    # and the order relies on a later save having a higher id. SQLite reuses rowids without this.
     sqlite_autoincrement=True,
 )
 
@@ -60,6 +62,8 @@ outbox = sa.Table(
     sa.Column("title", sa.String(500), nullable=False),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime()),
+    # Whether the link was private after the change: its event then reaches no news.
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
     # The W3C trace context (and request id) of the write, so the published event
     # continues the request's trace. Null for rows written outside a trace.
     sa.Column("trace_context", sa.String(2048)),

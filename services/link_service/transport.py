@@ -17,22 +17,28 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from delinkcious.app import create_service_app
+from delinkcious.bookmarks import MAX_IMPORT_REQUEST_BYTES
 from delinkcious.callers import callers
 from delinkcious.db import make_sessionmaker
 from delinkcious.events import EventBus
 from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import (
+    DatedNewLink,
     Link,
     LinkCheckResult,
     LinkListQuery,
     LinkPage,
     LinkUpdate,
-    NewLink,
+    Tag,
+    TagCount,
+    TagList,
+    TagRename,
     Url,
     Username,
 )
 from delinkcious.observability import ReadinessCheck
 from delinkcious.pagination import PageTokenCodec
+from link_service.bulk_routes import IMPORT_PATH, bulk_router
 from link_service.service import LinkService
 from link_service.settings import LinkSettings
 from link_service.sql_store import SqlLinkStore
@@ -62,8 +68,13 @@ def list_links(username: Username, query: Annotated[LinkListQuery, Query()], ser
     return service.list_links(username, query.filters(), query.page_size, query.start_token)
 
 
+@router.get("/users/{username}/links/one", dependencies=[callers(GATEWAY)])
+def get_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Link:
+    return service.get_link(username, url)
+
+
 @router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201)
-def add_link(username: Username, body: NewLink, service: ServiceDep) -> Link:
+def add_link(username: Username, body: DatedNewLink, service: ServiceDep) -> Link:
     return service.add_link(username, body)
 
 
@@ -75,6 +86,23 @@ def update_link(username: Username, body: LinkUpdate, service: ServiceDep) -> Li
 @router.delete("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=204)
 def delete_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Response:
     service.delete_link(username, url)
+    return Response(status_code=204)
+
+
+@router.get("/users/{username}/tags", dependencies=[callers(GATEWAY)])
+def list_tags(username: Username, service: ServiceDep) -> TagList:
+    return service.list_tags(username)
+
+
+# `:path`, so a tag with a slash in it (sent as %2F) still reaches the route.
+@router.put("/users/{username}/tags/{name:path}", dependencies=[callers(GATEWAY)])
+def rename_tag(username: Username, name: Tag, body: TagRename, service: ServiceDep) -> TagCount:
+    return service.rename_tag(username, name, body.name)
+
+
+@router.delete("/users/{username}/tags/{name:path}", dependencies=[callers(GATEWAY)], status_code=204)
+def delete_tag(username: Username, name: Tag, service: ServiceDep) -> Response:
+    service.delete_tag(username, name)
     return Response(status_code=204)
 
 
@@ -130,6 +158,7 @@ def create_app(settings: LinkSettings) -> FastAPI:
         title="Delinkcious link-manager",
         settings=settings,
         lifespan=lifespan,
-        routers=[router],
+        routers=[router, bulk_router],
         readiness=readiness,
+        larger_bodies={IMPORT_PATH: MAX_IMPORT_REQUEST_BYTES},
     )

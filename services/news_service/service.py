@@ -56,6 +56,9 @@ class NewsService:
         `progress` is awaited after each page of followers (to keep a message's lease).
         InvalidArgument for an event that can never be delivered."""
         require_username(event.username, "username")
+        if event.private:
+            # A private link is its owner's alone: its events reach nobody's news.
+            return 0
         reached, token = 0, ""
         while True:
             # Who followed the author when the event happened, not when it is delivered.

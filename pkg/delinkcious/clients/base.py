@@ -38,7 +38,12 @@ MAX_CONNECTIONS = 100
 KEEPALIVE_SECONDS = 4.0
 
 # The path segment after one of these is a value (a username), not part of the route.
-_PARAMETER_AFTER = {"users": "{username}", "following": "{followed}", "api-tokens": "{token_id}"}
+_PARAMETER_AFTER = {
+    "users": "{username}",
+    "following": "{followed}",
+    "api-tokens": "{token_id}",
+    "tags": "{name}",
+}
 
 
 def route_template(path: str) -> str:
@@ -75,7 +80,12 @@ class _Wire(Protocol):
     def is_closed(self) -> bool: ...
 
     def open(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
     ) -> Any:  # an async context manager yielding an _Answer
         ...
 
@@ -102,12 +112,7 @@ class AiohttpWire:
     """A session made on first use, inside the event loop that uses it."""
 
     def __init__(self, timeout: httpx.Timeout) -> None:
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=(timeout.pool or 0) + (timeout.connect or 0) or None,
-            sock_connect=timeout.connect,
-            sock_read=timeout.read,
-        )
+        self._timeout = _aiohttp_timeout(timeout)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -129,11 +134,19 @@ class AiohttpWire:
 
     @asynccontextmanager
     async def open(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
     ) -> AsyncIterator[_AiohttpAnswer]:
         session = self._get_session()
+        per_request = _aiohttp_timeout(phases) if phases else None
         try:
-            response = await session.request(method, URL(url, encoded=True), headers=headers, data=body)
+            response = await session.request(
+                method, URL(url, encoded=True), headers=headers, data=body, timeout=per_request
+            )
         except TimeoutError:
             raise _TimedOut() from None
         except aiohttp.ClientError:
@@ -177,9 +190,16 @@ class HttpxWire:
 
     @asynccontextmanager
     async def open(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
     ) -> AsyncIterator[_HttpxAnswer]:
-        request = self._client.build_request(method, url, headers=headers, content=body)
+        request = self._client.build_request(
+            method, url, headers=headers, content=body, timeout=phases or httpx.USE_CLIENT_DEFAULT
+        )
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -226,13 +246,24 @@ class ServiceClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """kwargs: params, json, content, headers (as httpx takes them)."""
+    async def request(
+        # httpx's per-phase timeouts for one call, not a deadline for the whole of it.
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (per-phase, as httpx takes it)
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """kwargs: params, json, content, headers (as httpx takes them); `timeout`
+        replaces the client's for this call."""
         url, headers, body = self._prepare(path, **kwargs)
         attempts = 1 + (self._read_retries if method == "GET" else 0)
         for attempt in range(attempts):
             try:
-                status, response_headers, content = await self._attempt(method, path, url, headers, body)
+                status, response_headers, content = await self._attempt(
+                    method, path, url, headers, body, timeout
+                )
             except _TimedOut:
                 if attempt + 1 < attempts:
                     continue
@@ -248,7 +279,14 @@ class ServiceClient:
             raise _error_from(response, self.service)
         raise AssertionError("unreachable")
 
-    async def stream_lines(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[bytes]:
+    async def stream_lines(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (per-phase, as httpx takes it)
+        **kwargs: Any,
+    ) -> AsyncIterator[bytes]:
         """The answer's body line by line (without the newline), read as it arrives, e.g.
         NDJSON. Never retried (lines already handed out cannot be taken back); the span
         and metric sample cover the call up to the answer's headers."""
@@ -258,7 +296,7 @@ class ServiceClient:
         try:
             with tracing.span(f"{method} {route}", SpanKind.CLIENT, self._attributes(method, route)) as span:
                 headers.update(tracing.inject({}))
-                context = self._http.open(method, url, headers, body)
+                context = self._http.open(method, url, headers, body, timeout)
                 answer = await context.__aenter__()
                 self._finish(span, method, route, str(answer.status), start)
         except (_TimedOut, _Unreachable) as exc:
@@ -313,14 +351,20 @@ class ServiceClient:
         return url, out, body
 
     async def _attempt(
-        self, method: str, path: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        path: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         route = route_template(path)
         start = time.perf_counter()
         with tracing.span(f"{method} {route}", SpanKind.CLIENT, self._attributes(method, route)) as span:
             attempt_headers = tracing.inject(dict(headers))
             try:
-                async with self._http.open(method, url, attempt_headers, body) as answer:
+                async with self._http.open(method, url, attempt_headers, body, phases) as answer:
                     content = b"".join([chunk async for chunk in answer.chunks()])
             except BaseException:  # no answer: timed out, refused, cancelled
                 self._record(method, route, "error", start)
@@ -345,6 +389,17 @@ class ServiceClient:
     def _record(self, method: str, route: str, status: str, start: float) -> None:
         HTTP_CLIENT_REQUESTS.labels(self.service, method, route, status).inc()
         HTTP_CLIENT_DURATION.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """httpx's per-phase timeouts in aiohttp's terms (waiting for a pooled connection
+    and connecting together count as connecting)."""
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=(timeout.pool or 0) + (timeout.connect or 0) or None,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+    )
 
 
 def _dumps(value: Any) -> bytes:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from delinkcious.clients.base import ServiceClient
-from delinkcious.models import Link, LinkCheckResult, LinkFilter, LinkPage, LinkUpdate, NewLink
+from delinkcious.clients.link_bulk import LinkBulk
+from delinkcious.models import (
+    DatedNewLink,
+    Link,
+    LinkCheckResult,
+    LinkFilter,
+    LinkPage,
+    LinkUpdate,
+    NewLink,
+    TagCount,
+    TagList,
+)
 
 
-class LinkClient(ServiceClient):
+class LinkClient(LinkBulk):
     service = "link-manager"
 
     async def list_links(
@@ -19,12 +31,24 @@ class LinkClient(ServiceClient):
         for name in ("url_regex", "title_regex", "description_regex"):
             if getattr(filters, name) is not None:
                 params[name] = getattr(filters, name)
+        if filters.private is not None:
+            params["private"] = "true" if filters.private else "false"
         if start_token:
             params["start_token"] = start_token
         return await self.get_model(LinkPage, f"/users/{username}/links", params=params)
 
-    async def add_link(self, username: str, link: NewLink) -> Link:
-        return await self.send_model("POST", Link, f"/users/{username}/links", json=link.model_dump())
+    async def get_link(self, username: str, url: str) -> Link:
+        """NotFound when the user has no link with this url."""
+        return await self.get_model(Link, f"/users/{username}/links/one", params={"url": url})
+
+    async def add_link(self, username: str, link: NewLink, created_at: datetime | None = None) -> Link:
+        """`created_at` is when the link was first saved elsewhere (an import's date); now when None."""
+        body = DatedNewLink.model_validate(
+            {**link.model_dump(), **({"created_at": created_at} if created_at is not None else {})}
+        )
+        return await self.send_model(
+            "POST", Link, f"/users/{username}/links", json=body.model_dump(mode="json", exclude_none=True)
+        )
 
     async def update_link(self, username: str, update: LinkUpdate) -> Link:
         return await self.send_model(
@@ -34,6 +58,23 @@ class LinkClient(ServiceClient):
     async def delete_link(self, username: str, url: str) -> None:
         await self.request("DELETE", f"/users/{username}/links", params={"url": url})
 
+    async def list_tags(self, username: str) -> TagList:
+        return await self.get_model(TagList, f"/users/{username}/tags")
+
+    async def rename_tag(self, username: str, old: str, new: str) -> TagCount:
+        """NotFound when no link has `old`; InvalidArgument for a bad name."""
+        body = {"name": new}
+        return await self.send_model("PUT", TagCount, _tag_path(username, old), json=body)
+
+    async def delete_tag(self, username: str, name: str) -> None:
+        await self.request("DELETE", _tag_path(username, name))
+
     async def apply_check(self, result: LinkCheckResult) -> bool:
         response = await self.request("POST", "/link-checks", json=result.model_dump(mode="json"))
         return bool(response.json()["applied"])
+
+
+def _tag_path(username: str, tag: str) -> str:
+    # A tag may hold any character but whitespace and commas: '/', '?', '#', '%' too,
+    # and dots, which a URL would otherwise fold away when the tag is '.' or '..'.
+    return f"/users/{username}/tags/{quote(tag, safe='').replace('.', '%2E')}"

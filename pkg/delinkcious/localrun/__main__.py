@@ -47,11 +47,13 @@ def summary(system: LocalSystem, urls: dict[str, str]) -> list[str]:
 
 
 def quickstart(gateway: str) -> list[str]:
-    """Copy-paste commands: log in, save a link, follow someone, read the news."""
+    """The web address first, then copy-paste commands: log in, save a link, follow
+    someone, read the news."""
     json_header = "-H 'Content-Type: application/json'"
     login = f"curl -s -X POST {gateway}/login/dev {json_header} -d"
     token = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     return [
+        f"Open Delinkcious in your browser: {gateway}/  (sign in with any username)",
         f"API docs: {gateway}/docs",
         "",
         "Try it (development login is on locally):",

@@ -32,6 +32,7 @@ class PendingLogin:
     state: str
     code_verifier: str
     nonce: str | None = None
+    next: str | None = None  # a browser's sign-in: the page to go to, with a session cookie
 
 
 def cookie_name(provider: str) -> str:
@@ -56,6 +57,8 @@ class LoginCookies:
         }
         if pending.nonce is not None:
             claims["nc"] = pending.nonce
+        if pending.next is not None:
+            claims["nx"] = pending.next
         return jwt.encode({"alg": "HS256"}, claims, self._key)
 
     def decode(self, provider: str, value: str) -> PendingLogin:
@@ -69,12 +72,12 @@ class LoginCookies:
             raise invalid from None
         claims = token.claims
         fields = (claims.get("prv"), claims.get("st"), claims.get("cv"))
-        nonce = claims.get("nc")
+        nonce, next_page = claims.get("nc"), claims.get("nx")
         if not all(isinstance(f, str) and f for f in fields) or not isinstance(nonce, str | None):
             raise invalid
-        if claims["prv"] != provider:
+        if claims["prv"] != provider or not isinstance(next_page, str | None):
             raise invalid
-        return PendingLogin(provider, claims["st"], claims["cv"], nonce)
+        return PendingLogin(provider, claims["st"], claims["cv"], nonce, next_page)
 
     def read(self, request: Request, provider: str) -> PendingLogin:
         value = request.cookies.get(cookie_name(provider))

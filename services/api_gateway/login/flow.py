@@ -7,13 +7,16 @@ import hmac
 import secrets
 from typing import Any
 
-from fastapi import Request
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from api_gateway.login.context import LoginContext
 from api_gateway.login.cookies import MAX_AGE_SECONDS, PendingLogin
 from api_gateway.login.outbound import safe_error_code
+from api_gateway.routes.account import LoginResponse
+from api_gateway.web.pages import local_path
+from api_gateway.web.session import set_session
 from delinkcious.errors import Unauthenticated
 from delinkcious.models import Identity
 
@@ -32,19 +35,53 @@ REDIRECT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+BROWSER_FINISH: dict[int | str, dict[str, Any]] = {
+    303: {
+        "description": "A browser's sign-in (started with `next`): to that page, signed in by the "
+        "session cookie (HttpOnly, SameSite=Lax) instead of a JSON answer.",
+        "headers": {
+            "Location": {"description": "The `next` page", "schema": {"type": "string"}},
+            "Set-Cookie": {"description": "The session cookie", "schema": {"type": "string"}},
+        },
+    }
+}
+
+# The `next` of a login route: where a browser goes once signed in.
+NEXT_PAGE = Query(
+    max_length=2048,
+    description="For a sign-in from a browser: a path on this site to return to. The callback then "
+    "sets the session cookie and redirects there (303) instead of answering JSON.",
+)
+
+
 def context(request: Request) -> LoginContext:
     login: LoginContext = request.app.state.login
     return login
 
 
-def new_login(provider: str, *, nonce: bool) -> PendingLogin:
+def new_login(provider: str, *, nonce: bool, next_page: str | None = None) -> PendingLogin:
+    """`next_page` set: a browser's sign-in, which the callback finishes with the session
+    cookie and a redirect there (only ever a path on this site); unset: the JSON answer."""
     # 48 URL-safe bytes -> a 64-character verifier, inside RFC 7636's 43-128.
     return PendingLogin(
         provider=provider,
         state=secrets.token_urlsafe(32),
         code_verifier=secrets.token_urlsafe(48),
         nonce=secrets.token_urlsafe(32) if nonce else None,
+        next=None if next_page is None else local_path(next_page),
     )
+
+
+def finish(login: LoginContext, pending: PendingLogin, result: LoginResponse) -> Response | None:
+    """The callback's answer to a browser's sign-in: to the page it started from, signed
+    in. None for an API client's login, which gets the JSON."""
+    if pending.next is None:
+        return None
+    response = RedirectResponse(local_path(pending.next), status_code=303)
+    set_session(response, login.settings, result.access_token, result.expires_in)
+    login.cookies.clear(response, pending.provider)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def redirect(login: LoginContext, url: str, pending: PendingLogin) -> RedirectResponse:

@@ -14,7 +14,17 @@ from fastapi.responses import RedirectResponse
 from api_gateway.deps import Users
 from api_gateway.docs import errors
 from api_gateway.login.context import LoginContext
-from api_gateway.login.flow import REDIRECT_RESPONSES, check_callback, context, identity, new_login, redirect
+from api_gateway.login.flow import (
+    BROWSER_FINISH,
+    NEXT_PAGE,
+    REDIRECT_RESPONSES,
+    check_callback,
+    context,
+    finish,
+    identity,
+    new_login,
+    redirect,
+)
 from api_gateway.login.outbound import json_of, send, token_response
 from api_gateway.routes.account import LoginResponse, issue_login
 from delinkcious.errors import Unauthenticated, Unavailable
@@ -47,10 +57,10 @@ def _secret(login: LoginContext) -> str:
     responses=REDIRECT_RESPONSES,
     summary="Sign in with GitHub",
 )
-async def github_login(login: Login) -> RedirectResponse:
+async def github_login(login: Login, next: Annotated[str | None, NEXT_PAGE] = None) -> RedirectResponse:
     """Redirects to GitHub's authorize page (scopes `read:user user:email`); GitHub sends
     the browser back to `/login/github/callback`."""
-    pending = new_login(PROVIDER, nonce=False)
+    pending = new_login(PROVIDER, nonce=False, next_page=next)
     url = prepare_grant_uri(
         f"{login.settings.github_url.rstrip('/')}/login/oauth/authorize",
         client_id=login.settings.github_client_id,
@@ -67,7 +77,8 @@ async def github_login(login: Login) -> RedirectResponse:
 @router.get(
     "/login/github/callback",
     dependencies=[counted_outcome(LOGIN_ATTEMPTS, provider=PROVIDER)],
-    responses=errors(401, 409, 503),
+    response_model=LoginResponse,
+    responses={**errors(401, 409, 503), **BROWSER_FINISH},
     summary="Finish signing in with GitHub",
 )
 async def github_callback(
@@ -78,12 +89,15 @@ async def github_callback(
     code: Annotated[str | None, Query(description="The authorization code from GitHub")] = None,
     state: Annotated[str | None, Query(description="The state of the login this completes")] = None,
     error: Annotated[str | None, Query(description="Set by GitHub when the login failed")] = None,
-) -> LoginResponse:
+) -> LoginResponse | Response:
     """Exchanges the code, reads the GitHub user and signs them in (username = their
     lowercased login). Needs the login cookie set by `/login/github`."""
     pending, code = await check_callback(request, login, PROVIDER, state=state, code=code, error=error)
     access_token = await _exchange(login, code, pending.code_verifier)
     result = await issue_login(users, await _identity(login, access_token))
+    browser = finish(login, pending, result)
+    if browser is not None:
+        return browser
     login.cookies.clear(response, PROVIDER)
     response.headers["Cache-Control"] = "no-store"
     return result

@@ -13,7 +13,17 @@ from fastapi.responses import RedirectResponse
 from api_gateway.deps import Users
 from api_gateway.docs import errors
 from api_gateway.login.context import LoginContext
-from api_gateway.login.flow import REDIRECT_RESPONSES, check_callback, context, identity, new_login, redirect
+from api_gateway.login.flow import (
+    BROWSER_FINISH,
+    NEXT_PAGE,
+    REDIRECT_RESPONSES,
+    check_callback,
+    context,
+    finish,
+    identity,
+    new_login,
+    redirect,
+)
 from api_gateway.login.oidc_client import LABEL, OidcClient
 from api_gateway.routes.account import LoginResponse, issue_login
 from delinkcious.errors import Unauthenticated, Unavailable
@@ -46,20 +56,21 @@ def identity_provider(issuer: str) -> str:
     responses={**REDIRECT_RESPONSES, **errors(503)},
     summary="Sign in with the OpenID Connect provider",
 )
-async def oidc_login(login: Login) -> RedirectResponse:
+async def oidc_login(login: Login, next: Annotated[str | None, NEXT_PAGE] = None) -> RedirectResponse:
     """Redirects to the provider's authorization endpoint (found by discovery from
     OIDC_ISSUER; scopes `openid profile email`); it sends the browser back to
     `/login/oidc/callback`."""
     client = _client(login)
     meta = await client.metadata()
-    pending = new_login(PROVIDER, nonce=True)
+    pending = new_login(PROVIDER, nonce=True, next_page=next)
     return redirect(login, client.authorization_url(meta, pending), pending)
 
 
 @router.get(
     "/login/oidc/callback",
     dependencies=[counted_outcome(LOGIN_ATTEMPTS, provider=PROVIDER)],
-    responses=errors(401, 409, 503),
+    response_model=LoginResponse,
+    responses={**errors(401, 409, 503), **BROWSER_FINISH},
     summary="Finish signing in with the OpenID Connect provider",
 )
 async def oidc_callback(
@@ -71,7 +82,7 @@ async def oidc_callback(
     state: Annotated[str | None, Query(description="The state of the login this completes")] = None,
     error: Annotated[str | None, Query(description="Set by the provider when the login failed")] = None,
     iss: Annotated[str | None, Query(description="The issuer of this response (RFC 9207)")] = None,
-) -> LoginResponse:
+) -> LoginResponse | Response:
     """Exchanges the code and validates the ID token (signature by the provider's JWKS,
     issuer, audience, nonce, expiry). The username is the `preferred_username` claim,
     lowercased. Needs the login cookie set by `/login/oidc`."""
@@ -100,6 +111,9 @@ async def oidc_callback(
         claim="preferred_username",
     )
     result = await issue_login(users, user)
+    browser = finish(login, pending, result)
+    if browser is not None:
+        return browser
     login.cookies.clear(response, PROVIDER)
     response.headers["Cache-Control"] = "no-store"
     return result

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from api_gateway.auth import TokenCache, presented_token, token_owner
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
+from api_gateway.web import signout
 from delinkcious.metrics import LOGIN_ATTEMPTS
 from delinkcious.models import AnyCaseUsername, Identity, Strict
 from delinkcious.models import User as UserModel
@@ -39,7 +40,11 @@ async def me(user: User, users: Users) -> UserModel:
 async def logout(request: Request, users: Users) -> Response:
     """The presented token is rejected with 401 from the next request on. For a personal
     API token, which never expires, that means deleting it, as `DELETE /v1/tokens/{id}`
-    would (a `feeds` token is refused here, as everywhere outside the feeds)."""
+    would (a `feeds` token is refused here, as everywhere outside the feeds). A browser
+    session (its cookie, and the page's CSRF token) ends the same way, and its cookie
+    is cleared."""
+    if signout.has_session_only(request):
+        return await signout.end_session(request)
     token = presented_token(request)
     owner = await token_owner(request, token, allow_feeds=False)
     await users.revoke_token(token)

@@ -15,21 +15,26 @@ router = APIRouter(prefix="/v1/links", tags=["links"])
 
 @router.get("", responses=errors(*AUTHED), summary="List your links, newest first")
 async def list_links(user: User, query: Annotated[LinkListQuery, Query()], links: Links) -> LinkPage:
-    """Regex filters match case-insensitively anywhere in the field; every `tag` given
-    must be on the link. Page with `next_page_token` until it is empty."""
+    """Newest `created_at` first (ties: last saved first). Regex filters match
+    case-insensitively anywhere in the field; every `tag` given must be on the link;
+    `private` keeps only private (`true`) or public (`false`) links. Page with
+    `next_page_token` until it is empty."""
     return await links.list_links(user, query.filters(), query.page_size, query.start_token)
 
 
 @router.post("", status_code=201, responses=errors(*AUTHED, 409), summary="Save a link")
 async def add_link(user: User, body: NewLink, links: Links) -> Link:
     """The link starts `pending`; the link checker then marks it `valid` or `invalid`
-    and fills an empty title from the page."""
+    and fills an empty title from the page. A `private` link's events reach nobody's
+    news."""
     return await links.add_link(user, body)
 
 
 @router.put("", responses=errors(*AUTHED, 404), summary="Update a link")
 async def update_link(user: User, body: LinkUpdate, links: Links) -> Link:
-    """Omitted fields stay as they are. A tag may not be both added and removed."""
+    """Omitted fields stay as they are. A tag may not be both added and removed.
+    Making a link public emits a `link_updated` its owner's followers get; making it
+    private removes nothing already delivered."""
     return await links.update_link(user, body)
 
 
