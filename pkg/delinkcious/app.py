@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from delinkcious.callers import CallerAuthenticator
 from delinkcious.errors import STATUS_CODES, DelinkciousError, PayloadTooLarge, RateLimited
 from delinkcious.observability import ReadinessCheck, RequestTelemetryMiddleware, ops_router
-from delinkcious.outages import DRIVER_ERRORS, unavailable_for
+from delinkcious.outages import unavailable_for
 from delinkcious.settings import ServiceSettings
 
 log = logging.getLogger("delinkcious.app")
@@ -83,30 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=headers
         )
 
-    async def _driver_error(_: Request, exc: Exception) -> JSONResponse:
-        # Handled here, inside the middleware, so the request's metrics and log line
-        # carry the status the caller got. A lost database, Redis or NATS is a 503;
-        # any other driver error is a bug, and a 500 like any other.
-        unavailable = unavailable_for(exc)
-        if unavailable is None:
-            return _internal_error(exc)
-        log.warning(
-            "dependency unavailable",
-            extra={"code": unavailable.code, "reason": f"{type(exc).__name__}: {exc}"[:300]},
-        )
-        return error_response(unavailable)
-
-    for error_class in DRIVER_ERRORS:
-        app.add_exception_handler(error_class, _driver_error)
-
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return _internal_error(exc)
-
-
-def _internal_error(exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
-    return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+        log.exception("unhandled error")
+        return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -117,6 +97,39 @@ def _allowed_methods(request: Request) -> list[str]:
         if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
             allowed.append(method)
     return allowed
+
+
+class OutageMiddleware:
+    """Innermost: an error that escaped every handler and reports a lost dependency
+    (database, Redis, NATS) becomes a 503 here, inside the telemetry middleware, so
+    the request's metrics and log line carry the status the caller got. Any other
+    error passes on, to become a 500 like any other bug."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            unavailable = unavailable_for(exc)
+            if unavailable is None or started:
+                raise
+            log.warning(
+                "dependency unavailable",
+                extra={"code": unavailable.code, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+            await error_response(unavailable)(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:
@@ -215,6 +228,8 @@ def create_service_app(
     app.include_router(ops_router(app.state.readiness_checks, in_schema=public))
     for router in routers:
         app.include_router(router)
+    # Added first, so innermost.
+    app.add_middleware(OutageMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, larger=larger_bodies)
     app.add_middleware(RequestTelemetryMiddleware, service=settings.service_name)
     return app

@@ -13,28 +13,12 @@ or the server's capacity failed.
 from __future__ import annotations
 
 import sqlite3
-
-import nats.errors as nats_errors
-import nats.js.errors as jetstream_errors
-import psycopg2
-import redis.exceptions as redis_errors
-import sqlalchemy.exc as sa_errors
+import sys
+from typing import Any
 
 from delinkcious.errors import Unavailable
 
 DATABASE, REDIS, NATS, NETWORK = "the database", "redis", "nats", "a dependency"
-
-# Classes of the errors `dependency_of` may call outages: what the error handlers and
-# interceptors look at (everything else keeps its own handling).
-DRIVER_ERRORS: tuple[type[Exception], ...] = (
-    sa_errors.SQLAlchemyError,
-    psycopg2.Error,
-    sqlite3.Error,
-    redis_errors.RedisError,
-    nats_errors.Error,
-    ConnectionError,
-    TimeoutError,
-)
 
 # SQLSTATE classes: 08 connection exception, 53 insufficient resources (too many
 # connections, out of memory or disk).
@@ -55,20 +39,6 @@ _SQLITE_CODES = frozenset(
         sqlite3.SQLITE_NOMEM,
         sqlite3.SQLITE_PROTOCOL,
     }
-)
-
-_NATS_OUTAGES: tuple[type[BaseException], ...] = (
-    nats_errors.NoServersError,
-    nats_errors.ConnectionClosedError,
-    nats_errors.ConnectionDrainingError,
-    nats_errors.ConnectionReconnectingError,
-    nats_errors.StaleConnectionError,
-    nats_errors.OutboundBufferLimitError,
-    nats_errors.TimeoutError,  # also FlushTimeoutError, FetchTimeoutError
-    nats_errors.NoRespondersError,  # JetStream is not running
-    nats_errors.DrainTimeoutError,
-    jetstream_errors.ServiceUnavailableError,
-    jetstream_errors.NoStreamResponseError,
 )
 
 
@@ -98,6 +68,23 @@ def unavailable_for(exc: BaseException) -> Unavailable | None:
 
 
 def _classify(exc: BaseException) -> str | None:
+    # A driver's error exists only once its driver is loaded: ask only those that are,
+    # so a service that never touches a database does not pay for importing one.
+    for loaded, classify in _CLASSIFIERS:
+        if loaded in sys.modules:
+            found = classify(exc)
+            if found is not None:
+                return found
+    if isinstance(exc, sqlite3.Error):
+        return DATABASE if _sqlite_outage(exc) else None
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return NETWORK
+    return None
+
+
+def _sqlalchemy(exc: BaseException) -> str | None:
+    import sqlalchemy.exc as sa_errors
+
     if isinstance(exc, sa_errors.DBAPIError):
         # SQLAlchemy recognised a lost connection (and dropped it from the pool).
         if exc.connection_invalidated:
@@ -105,20 +92,57 @@ def _classify(exc: BaseException) -> str | None:
         return _classify(exc.orig) if exc.orig is not None else None
     if isinstance(exc, sa_errors.DisconnectionError | sa_errors.TimeoutError):
         return DATABASE  # a pre-ping that failed; no pooled connection free in time
-    if isinstance(exc, psycopg2.Error):
-        return DATABASE if _postgres_outage(exc) else None
-    if isinstance(exc, sqlite3.Error):
-        return DATABASE if _sqlite_outage(exc) else None
-    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
-        return REDIS  # BusyLoadingError (still loading its data) is a ConnectionError
-    if isinstance(exc, _NATS_OUTAGES):
-        return NATS
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return NETWORK
     return None
 
 
-def _postgres_outage(exc: psycopg2.Error) -> bool:
+def _psycopg2(exc: BaseException) -> str | None:
+    import psycopg2
+
+    if isinstance(exc, psycopg2.Error):
+        return DATABASE if _postgres_outage(exc) else None
+    return None
+
+
+def _redis(exc: BaseException) -> str | None:
+    import redis.exceptions as redis_errors
+
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+        return REDIS  # BusyLoadingError (still loading its data) is a ConnectionError
+    return None
+
+
+def _nats(exc: BaseException) -> str | None:
+    import nats.errors as nats_errors
+    import nats.js.errors as jetstream_errors
+
+    outages = (
+        nats_errors.NoServersError,
+        nats_errors.ConnectionClosedError,
+        nats_errors.ConnectionDrainingError,
+        nats_errors.ConnectionReconnectingError,
+        nats_errors.StaleConnectionError,
+        nats_errors.OutboundBufferLimitError,
+        nats_errors.TimeoutError,  # also FlushTimeoutError, FetchTimeoutError
+        nats_errors.NoRespondersError,  # JetStream is not running
+        nats_errors.DrainTimeoutError,
+        jetstream_errors.ServiceUnavailableError,
+        jetstream_errors.NoStreamResponseError,
+    )
+    return NATS if isinstance(exc, outages) else None
+
+
+# (the module that must be loaded, its classifier), most specific first.
+_CLASSIFIERS = (
+    ("sqlalchemy", _sqlalchemy),
+    ("psycopg2", _psycopg2),
+    ("redis", _redis),
+    ("nats", _nats),
+)
+
+
+def _postgres_outage(exc: Any) -> bool:
+    import psycopg2
+
     code = exc.pgcode
     if code:
         return code[:2] in _SQLSTATE_CLASSES or code in _SQLSTATES

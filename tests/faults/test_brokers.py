@@ -32,7 +32,7 @@ def run(
     brokers: tuple[NatsServer, RedisServer], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
     nats, redis = brokers
-    env = isolated_system_env(nats, redis)
+    env = isolated_system_env(nats, redis, DELINKCIOUS_READY_TIMEOUT="90")
     with started(tmp_path_factory.mktemp("brokers") / "data", env, only=BEHIND_THE_GATEWAY) as running:
         yield running
     running.assert_no_500()

@@ -55,7 +55,7 @@ def test_postgres_restarting_under_load_is_never_a_500(
     url, server = own_postgres
     env = dict(os.environ)
     env.update({var: str(free_port()) for var in SERVICE_PORT_VARS})
-    env.update(LINK_MANAGER_DATABASE_URL=url, NATS_URL=nats_url)
+    env.update(LINK_MANAGER_DATABASE_URL=url, NATS_URL=nats_url, DELINKCIOUS_READY_TIMEOUT="90")
     statuses: list[int] = []
     stop = threading.Event()
     with started(tmp_path / "data", env, only=["link-manager"]) as run, run.client("link-manager") as c:

@@ -51,6 +51,7 @@ def service_env(database_url: str, service: SqlService, nats_url: str) -> dict[s
     env[service.database_env] = database_url
     # What the services use besides their database; none of it takes part here.
     env.update(NATS_URL=nats_url, USER_MANAGER_URL=f"http://127.0.0.1:{free_port()}")
+    env["DELINKCIOUS_READY_TIMEOUT"] = "90"
     return env
 
 

@@ -113,6 +113,8 @@ class LocalSystem:
                     self.printer.say(f"{spec.name} starts once {', '.join(spec.starts_after)} are ready")
                     self._wait_ready(deadline, spec.starts_after)
                     self._spawn(spec)
+                    # A process started late gets the whole timeout of its own.
+                    deadline = time.monotonic() + self.ready_timeout
             self._wait_ready(deadline)
         except BaseException:
             self.stop()
