@@ -85,6 +85,7 @@ k8s: install ## Render k8s/ from the Helm chart (commit the result; a test check
 
 BENCH_ARGS ?=
 bench: install ## Benchmark the local system (throughput, latency, news delay, memory) into docs/benchmarks.md
+	@command -v wrk >/dev/null || $(MAKE) --no-print-directory system-packages APT_PACKAGES=wrk
 	$(PY) -m scripts.bench --out docs/benchmarks.md $(BENCH_ARGS)
 
 clean: ## Remove caches (keeps .venv and the local run's data)

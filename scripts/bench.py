@@ -4,7 +4,9 @@ Starts every process through LocalSystem (as `make run` does) on free ports with
 own NATS and Redis, then measures through the gateway's public API:
   - read and write throughput and latency percentiles at a fixed concurrency,
   - end-to-end news latency: from a link's 201 to its event in a follower's feed,
-  - resident memory of each process after the load,
+  - closed-loop throughput with wrk against the same calls and against a bare one-hop
+    FastAPI app (scripts/bench_baseline.py) run alongside, every figure as a ratio to it,
+  - resident memory of each process idle after start and after the load,
   - what the replicas' shared rate limiter (one Redis round trip) costs a request,
     next to the in-memory one, in the same run.
 Prints a Markdown report (and writes it to --out) with the machine it ran on.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import math
 import os
 import platform
 import statistics
@@ -30,7 +33,9 @@ from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLim
 from api_gateway.shared_state import SharedState
 from delinkcious.localrun import LocalSystem
 from scripts import bench_import
-from tests.servers import NatsServer, RedisServer, isolated_system_env
+from scripts.bench_baseline import baseline_server
+from scripts.bench_wrk import WrkResult, closed_loop_rows, run_wrk
+from tests.servers import NatsServer, RedisServer, free_port, isolated_system_env
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -82,6 +87,49 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+# --- Closed loop with wrk, next to the bare one-hop baseline -------------------------
+BARE_HOP = "bare hop: FastAPI + uvicorn, fixed page of 20"
+WRK_USERS = 16
+LINKS_PER_USER = 20
+WRK_CONNECTIONS = (16, 32)
+
+
+async def wrk_users(client: httpx.AsyncClient, author: str) -> list[str]:
+    """Tokens of WRK_USERS users who each follow `author` (so each has a full news page)
+    and have saved LINKS_PER_USER links (so each lists a full page)."""
+
+    async def user(i: int) -> str:
+        r = await client.post("/login/dev", json={"username": f"bench-wrk-{i}"})
+        token = r.json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        await client.post("/v1/following", json={"followed": author}, headers=auth)
+        for n in range(LINKS_PER_USER):
+            await client.post("/v1/links", json={"url": f"https://example.com/u{i}/{n}"}, headers=auth)
+        return token
+
+    return list(await asyncio.gather(*(user(i) for i in range(WRK_USERS))))
+
+
+def closed_loop(gateway: str, bare_url: str, tokens: list[str], seconds: float) -> list[str]:
+    """The bare hop and each gateway call, alternating, at each connection count."""
+    calls = (
+        ("GET /v1/links (page of 20)", "GET", "/v1/links?page_size=20"),
+        ("GET /v1/news (page of 20)", "GET", "/v1/news?page_size=20"),
+        ("POST /v1/links", "POST", "/v1/links"),
+    )
+    results: dict[tuple[str, int], WrkResult] = {}
+    for connections in WRK_CONNECTIONS:
+        results[(BARE_HOP, connections)] = run_wrk(bare_url, "GET", "/v1/links", [], connections, seconds)
+        for label, method, path in calls:
+            results[(label, connections)] = run_wrk(gateway, method, path, tokens, connections, seconds)
+    return [
+        f"Closed loop (wrk -t1, {seconds:g} s a run, runs alternating; {len(tokens)} users, "
+        "requests rotating over them):",
+        "",
+        *closed_loop_rows(results, BARE_HOP),
+    ]
+
+
 async def limiter_cost(redis_url: str, checks: int = 3000) -> tuple[float, float]:
     """Seconds per check, one at a time, of the shared (Redis) and the in-memory rate
     limiter, with limits no check reaches."""
@@ -105,16 +153,22 @@ async def limiter_cost(redis_url: str, checks: int = 3000) -> tuple[float, float
 
 
 async def run(seconds: float, concurrency: int) -> str:
+    load_at_start = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     nats, redis = NatsServer(), RedisServer()
     nats.start()
     redis.start()
-    env = isolated_system_env(nats, redis, LOG_LEVEL="WARNING")
+    # The local run's own log level (INFO: one access line per request), as users run it.
+    env = isolated_system_env(nats, redis)
     data = Path(tempfile.mkdtemp(prefix="dlk-bench-"))
     system = LocalSystem(data, env=env, out=io.StringIO())
     urls = system.start()
     gateway = urls["api-gateway"]
     rows: list[str] = []
+    bare = baseline_server(free_port())
     try:
+        bare_url, bare_pid = bare.__enter__()
+        await asyncio.sleep(2)  # let start-up settle before reading idle memory
+        idle_memory = {name: rss_mib(pid) for name, pid in system.pids.items()}
         async with httpx.AsyncClient(base_url=gateway, timeout=30) as anon:
             tokens = {}
             for name in ("author", "reader"):
@@ -132,10 +186,20 @@ async def run(seconds: float, concurrency: int) -> str:
             async def read(c: httpx.AsyncClient, i: int) -> httpx.Response:
                 return await c.get("/v1/links", params={"page_size": 20}, headers=author)
 
-            for label, fn in (("POST /v1/links", write), ("GET /v1/links (page of 20)", read)):
+            async def bare_read(c: httpx.AsyncClient, i: int) -> httpx.Response:
+                return await c.get(f"{bare_url}/v1/links")
+
+            bare_rate = 0.0
+            for label, fn in (
+                (BARE_HOP, bare_read),
+                ("POST /v1/links", write),
+                ("GET /v1/links (page of 20)", read),
+            ):
                 count, elapsed, lat, errors = await load(client, fn, seconds, concurrency, 9000)
+                bare_rate = bare_rate or count / elapsed
+                rate = count / elapsed
                 rows.append(
-                    f"| {label} | {concurrency} | {count / elapsed:.0f} | "
+                    f"| {label} | {concurrency} | {rate:.0f} | {rate / bare_rate:.1%} | "
                     f"{percentile(lat, 50) * 1000:.1f} | {percentile(lat, 95) * 1000:.1f} | "
                     f"{percentile(lat, 99) * 1000:.1f} | {errors} |"
                 )
@@ -157,9 +221,13 @@ async def run(seconds: float, concurrency: int) -> str:
                     await asyncio.sleep(0.005)
                 feed_latencies.append(time.perf_counter() - started)
             read_p50 = percentile(lat, 50)  # the last load: GET /v1/links
+            loop_tokens = await wrk_users(client, "bench-author")
         memory = {name: rss_mib(pid) for name, pid in system.pids.items()}
+        loop_lines = closed_loop(gateway, bare_url, loop_tokens, seconds)
+        bare_rss = rss_mib(bare_pid)
         shared_check, local_check = await limiter_cost(redis.url)
     finally:
+        bare.__exit__(None, None, None)
         system.stop()
         nats.close()
         redis.close()
@@ -170,19 +238,26 @@ async def run(seconds: float, concurrency: int) -> str:
     lines = [
         f"Machine: {model}, {os.cpu_count()} cores, {mem_total:.0f} GiB, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; SQLite databases, every process "
-        f"on this one machine (the local run). Date: {time.strftime('%Y-%m-%d')}.",
+        f"on this one machine (the local run); load average at the start {load_at_start}. "
+        f"Date: {time.strftime('%Y-%m-%d')}.",
         "",
-        "| request | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "Python client (httpx, one process):",
+        "",
+        "| request | concurrency | requests/s | of bare hop | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"News latency (link saved → in a follower's feed, polled every 5 ms, n={len(feed_latencies)}): "
         f"median {statistics.median(feed_latencies) * 1000:.0f} ms, "
         f"max {max(feed_latencies) * 1000:.0f} ms.",
         "",
-        "| process | resident memory after the load (MiB) |",
-        "| --- | --- |",
-        *[f"| {name} | {mib:.0f} |" for name, mib in memory.items()],
+        *loop_lines,
+        "",
+        "| process | resident memory idle after start (MiB) | after the load (MiB) |",
+        "| --- | --- | --- |",
+        *[f"| {name} | {mib:.0f} | {memory.get(name, math.nan):.0f} |" for name, mib in idle_memory.items()],
+        f"| all services | {sum(idle_memory.values()):.0f} | {sum(memory.values()):.0f} |",
+        f"| bare hop (one process) | | {bare_rss:.0f} |",
         "",
         "Rate limit check, one at a time: shared (GCRA in Redis, one round trip) "
         f"{shared_check * 1e6:.0f} µs, in-memory {local_check * 1e6:.1f} µs, "
@@ -209,9 +284,26 @@ def main() -> None:
             "# Benchmarks\n\n"
             "Written by `make bench` (scripts/bench.py): the whole system started as `make run` starts it,\n"
             f"loaded through the gateway for {args.seconds:g} s per request type at a concurrency of "
-            f"{args.concurrency}.\nNumbers from one machine; compare runs on the same machine only.\n\n"
+            f"{args.concurrency}, then with wrk.\nNumbers from one machine, which other work may share: "
+            "the ratios to the bare hop measured\nin the same run with the same client are what "
+            "compare across runs.\n\n"
         )
-        args.out.write_text(header + report + "\n")
+        write_report(args.out, header + report + "\n")
+
+
+# The generated part of the report file sits between these; what is outside them
+# (analyses, profiles, earlier figures) is kept from run to run.
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+
+
+def write_report(path: Path, generated: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        before, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        path.write_text(f"{before}{BEGIN}\n{generated}{END}{after}")
+    else:
+        path.write_text(f"{BEGIN}\n{generated}{END}\n")
 
 
 if __name__ == "__main__":

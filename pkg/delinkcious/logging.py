@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from delinkcious.tracing import current_request_id, log_ids
 
@@ -55,7 +55,16 @@ _SECRET_KEYS = frozenset(
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+# Matches wherever any pattern above could (case-insensitively, so a superset): one
+# search clears the common text with nothing secret in it, instead of every sub.
+_ANY_SECRET = re.compile(
+    "|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _PATTERNS), re.IGNORECASE
+)
+
+
 def redact(text: str) -> str:
+    if not _ANY_SECRET.search(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -119,7 +128,8 @@ class ContextFields(logging.Filter):
 def json_handler(service: str, stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
-        JsonFormatter(
+        # orjson: the same object as the standard json module wrote, in a fraction of the time.
+        OrjsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             datefmt="%Y-%m-%dT%H:%M:%S%z",

@@ -1,17 +1,28 @@
-"""What every internal HTTP client shares: a pooled httpx client with timeouts,
-the caller token on every request, a client span, metrics and the trace context and
+"""What every internal HTTP client shares: pooled connections with timeouts, the
+caller token on every request, a client span, metrics and the trace context and
 request id on every attempt, and error bodies turned back into the exceptions the
-called service raised."""
+called service raised.
+
+The wire is aiohttp's client: scripts/bench_clients.py measured it at a small
+fraction of httpx's CPU per request (httpcore walks every pooled connection, asking
+each whether it expired, on every request). A caller may hand in an httpx transport
+instead (tests serve an app in-process that way); answers are httpx.Response either way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import httpx
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
+from yarl import URL
 
 from delinkcious import tracing
 from delinkcious.callers import CALLER_TOKEN_HEADER
@@ -21,7 +32,10 @@ from delinkcious.metrics import HTTP_CLIENT_DURATION, HTTP_CLIENT_REQUESTS
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+MAX_CONNECTIONS = 100
+# Below uvicorn's 5 s keep-alive: a connection the server is about to close is never
+# reused, so a write (never retried) does not meet a connection closing under it.
+KEEPALIVE_SECONDS = 4.0
 
 # The path segment after one of these is a value (a username), not part of the route.
 _PARAMETER_AFTER = {
@@ -44,47 +58,167 @@ def route_template(path: str) -> str:
     return "/".join(out)
 
 
-class TelemetryTransport(httpx.AsyncBaseTransport):
-    """Wraps the real transport, so each attempt (a retry included) is one client span
-    and one sample, and carries the trace context and request id."""
+class _TimedOut(Exception):
+    pass
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, target: str) -> None:
-        self._inner = inner
-        self._target = target
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        method = request.method
-        route = route_template(request.url.path)
-        attributes: dict[str, str | int] = {
-            "http.request.method": method,
-            "url.template": route,
-            "server.address": request.url.host,
-            "delinkcious.target": self._target,
-        }
-        start = time.perf_counter()
-        with tracing.span(f"{method} {route}", SpanKind.CLIENT, attributes) as span:
-            request.headers.update(tracing.inject({}))
-            try:
-                response = await self._inner.handle_async_request(request)
-            except BaseException:  # no answer: timed out, refused, cancelled
-                self._record(method, route, "error", start)
-                raise
-            self._record(method, route, str(response.status_code), start)
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                tracing.mark_error(span, str(response.status_code))
-            return response
+class _Unreachable(Exception):
+    pass
 
-    def _record(self, method: str, route: str, status: str, start: float) -> None:
-        HTTP_CLIENT_REQUESTS.labels(self._target, method, route, status).inc()
-        HTTP_CLIENT_DURATION.labels(self._target, method, route).observe(time.perf_counter() - start)
+
+class _Answer(Protocol):
+    status: int
+    headers: list[tuple[bytes, bytes]]
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+class _Wire(Protocol):
+    """One attempt on the network: raises _TimedOut or _Unreachable when no answer came."""
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    def open(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
+    ) -> Any:  # an async context manager yielding an _Answer
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _AiohttpAnswer:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.status = response.status
+        self.headers = list(response.raw_headers)
+        self._response = response
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except TimeoutError:
+            raise _TimedOut() from None
+        except aiohttp.ClientError:
+            raise _Unreachable() from None
+
+
+class AiohttpWire:
+    """A session made on first use, inside the event loop that uses it."""
+
+    def __init__(self, timeout: httpx.Timeout) -> None:
+        self._timeout = _aiohttp_timeout(timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=MAX_CONNECTIONS, ttl_dns_cache=60, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
+                timeout=self._timeout,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    @asynccontextmanager
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
+    ) -> AsyncIterator[_AiohttpAnswer]:
+        session = self._get_session()
+        per_request = _aiohttp_timeout(phases) if phases else None
+        try:
+            response = await session.request(
+                method, URL(url, encoded=True), headers=headers, data=body, timeout=per_request
+            )
+        except TimeoutError:
+            raise _TimedOut() from None
+        except aiohttp.ClientError:
+            raise _Unreachable() from None
+        try:
+            yield _AiohttpAnswer(response)
+        finally:
+            response.release()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+
+class _HttpxAnswer:
+    def __init__(self, response: httpx.Response) -> None:
+        self.status = response.status_code
+        self.headers = list(response.headers.raw)
+        self._response = response
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.TimeoutException:
+            raise _TimedOut() from None
+        except httpx.TransportError:
+            raise _Unreachable() from None
+
+
+class HttpxWire:
+    """Over any httpx transport, e.g. httpx.ASGITransport to an in-process app."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._client.is_closed
+
+    @asynccontextmanager
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
+    ) -> AsyncIterator[_HttpxAnswer]:
+        request = self._client.build_request(
+            method, url, headers=headers, content=body, timeout=phases or httpx.USE_CLIENT_DEFAULT
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise _TimedOut() from None
+        except httpx.TransportError:
+            raise _Unreachable() from None
+        try:
+            yield _HttpxAnswer(response)
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class ServiceClient:
-    """Only idempotent reads are retried: a retried write could apply twice."""
+    """Only idempotent reads are retried: a retried write could apply twice. Each
+    attempt (a retry included) is one client span and one metric sample, and carries
+    the trace context and request id."""
 
     service = "service"
 
@@ -97,14 +231,10 @@ class ServiceClient:
         transport: httpx.AsyncBaseTransport | None = None,
         read_retries: int = 1,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={CALLER_TOKEN_HEADER: caller_token},
-            timeout=timeout,
-            transport=TelemetryTransport(
-                transport or httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS), self.service
-            ),
-        )
+        self._base_url = base_url.rstrip("/")
+        self._host = httpx.URL(self._base_url).host
+        self._caller_token = caller_token
+        self._http: _Wire = HttpxWire(transport, timeout) if transport else AiohttpWire(timeout)
         self._read_retries = read_retries
 
     async def aclose(self) -> None:
@@ -116,30 +246,165 @@ class ServiceClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(
+        # httpx's per-phase timeouts for one call, not a deadline for the whole of it.
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (per-phase, as httpx takes it)
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """kwargs: params, json, content, headers (as httpx takes them); `timeout`
+        replaces the client's for this call."""
+        url, headers, body = self._prepare(path, **kwargs)
         attempts = 1 + (self._read_retries if method == "GET" else 0)
         for attempt in range(attempts):
             try:
-                response = await self._http.request(method, path, **kwargs)
-            except httpx.TimeoutException:
+                status, response_headers, content = await self._attempt(
+                    method, path, url, headers, body, timeout
+                )
+            except _TimedOut:
                 if attempt + 1 < attempts:
                     continue
                 raise Unavailable(f"{self.service} timed out") from None
-            except httpx.TransportError:
+            except _Unreachable:
                 if attempt + 1 < attempts:
                     await asyncio.sleep(0.05)
                     continue
                 raise Unavailable(f"{self.service} is unreachable") from None
-            if response.status_code < 400:
+            response = httpx.Response(status, headers=response_headers, content=content)
+            if status < 400:
                 return response
             raise _error_from(response, self.service)
         raise AssertionError("unreachable")
+
+    async def stream_lines(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (per-phase, as httpx takes it)
+        **kwargs: Any,
+    ) -> AsyncIterator[bytes]:
+        """The answer's body line by line (without the newline), read as it arrives, e.g.
+        NDJSON. Never retried (lines already handed out cannot be taken back); the span
+        and metric sample cover the call up to the answer's headers."""
+        url, headers, body = self._prepare(path, **kwargs)
+        route = route_template(path)
+        start = time.perf_counter()
+        try:
+            with tracing.span(f"{method} {route}", SpanKind.CLIENT, self._attributes(method, route)) as span:
+                headers.update(tracing.inject({}))
+                context = self._http.open(method, url, headers, body, timeout)
+                answer = await context.__aenter__()
+                self._finish(span, method, route, str(answer.status), start)
+        except (_TimedOut, _Unreachable) as exc:
+            self._record(method, route, "error", start)
+            what = "timed out" if isinstance(exc, _TimedOut) else "is unreachable"
+            raise Unavailable(f"{self.service} {what}") from None
+        try:
+            if answer.status >= 400:
+                content = b"".join([chunk async for chunk in answer.chunks()])
+                raise _error_from(httpx.Response(answer.status, content=content), self.service)
+            pending = b""
+            async for chunk in answer.chunks():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line
+            if pending:
+                yield pending
+        except _TimedOut:
+            raise Unavailable(f"{self.service} timed out") from None
+        except _Unreachable:
+            raise Unavailable(f"{self.service} is unreachable") from None
+        finally:
+            await context.__aexit__(None, None, None)
 
     async def get_model(self, model: type[M], path: str, **kwargs: Any) -> M:
         return model.model_validate_json((await self.request("GET", path, **kwargs)).content)
 
     async def send_model(self, method: str, model: type[M], path: str, **kwargs: Any) -> M:
         return model.model_validate_json((await self.request(method, path, **kwargs)).content)
+
+    def _prepare(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[str, dict[str, str], bytes | None]:
+        url = self._base_url + path
+        if params:
+            query = str(httpx.QueryParams(params))  # httpx's encoding: lists repeat, True is "true"
+            if query:
+                url += "?" + query
+        out = {CALLER_TOKEN_HEADER: self._caller_token}
+        body: bytes | None = content.encode() if isinstance(content, str) else content
+        if json is not None:
+            body = _dumps(json)
+            out["Content-Type"] = "application/json"
+        out.update(headers or {})
+        return url, out, body
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        phases: httpx.Timeout | None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        route = route_template(path)
+        start = time.perf_counter()
+        with tracing.span(f"{method} {route}", SpanKind.CLIENT, self._attributes(method, route)) as span:
+            attempt_headers = tracing.inject(dict(headers))
+            try:
+                async with self._http.open(method, url, attempt_headers, body, phases) as answer:
+                    content = b"".join([chunk async for chunk in answer.chunks()])
+            except BaseException:  # no answer: timed out, refused, cancelled
+                self._record(method, route, "error", start)
+                raise
+            self._finish(span, method, route, str(answer.status), start)
+            return answer.status, answer.headers, content
+
+    def _attributes(self, method: str, route: str) -> dict[str, str | int]:
+        return {
+            "http.request.method": method,
+            "url.template": route,
+            "server.address": self._host,
+            "delinkcious.target": self.service,
+        }
+
+    def _finish(self, span: Any, method: str, route: str, status: str, start: float) -> None:
+        self._record(method, route, status, start)
+        span.set_attribute("http.response.status_code", int(status))
+        if int(status) >= 500:
+            tracing.mark_error(span, status)
+
+    def _record(self, method: str, route: str, status: str, start: float) -> None:
+        HTTP_CLIENT_REQUESTS.labels(self.service, method, route, status).inc()
+        HTTP_CLIENT_DURATION.labels(self.service, method, route).observe(time.perf_counter() - start)
+
+
+def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """httpx's per-phase timeouts in aiohttp's terms (waiting for a pooled connection
+    and connecting together count as connecting)."""
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=(timeout.pool or 0) + (timeout.connect or 0) or None,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+    )
+
+
+def _dumps(value: Any) -> bytes:
+    # What httpx sent for json=: compact, UTF-8, no NaN.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _error_from(response: httpx.Response, service: str) -> DelinkciousError:

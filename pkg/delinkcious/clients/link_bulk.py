@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 
 from delinkcious.bookmarks import MAX_IMPORT_REQUEST_BYTES, ImportEntry, ImportRequest, ImportResult
-from delinkcious.clients.base import ServiceClient, _error_from
+from delinkcious.clients.base import ServiceClient
 from delinkcious.errors import PayloadTooLarge, Unavailable
 from delinkcious.models import Link
 
 # An import of many thousands of entries takes seconds, not the usual fraction of one.
 IMPORT_TIMEOUT = httpx.Timeout(300.0, connect=2.0)
-_END = '{"end"'
+_END = b'{"end"'
 
 
 def _encode(entries: Sequence[ImportEntry]) -> bytes:
@@ -51,17 +51,12 @@ class LinkBulk(ServiceClient):
         """Every link of the user, newest first, read incrementally from link-manager's
         stream. Unavailable if the stream breaks off before its end."""
         try:
-            async with self._http.stream("GET", f"/users/{username}/links/export") as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _error_from(response, self.service)
-                async for line in response.aiter_lines():
-                    if line.startswith(_END):
-                        return
-                    if line:
-                        yield Link.model_validate_json(line)
-        except httpx.TimeoutException:
-            raise Unavailable(f"{self.service} timed out during an export") from None
-        except httpx.TransportError:
-            raise Unavailable(f"{self.service} broke off an export") from None
+            async for line in self.stream_lines("GET", f"/users/{username}/links/export"):
+                if line.startswith(_END):
+                    return
+                if line:
+                    yield Link.model_validate_json(line)
+        except Unavailable as exc:
+            what = "timed out during" if "timed out" in exc.message else "broke off"
+            raise Unavailable(f"{self.service} {what} an export") from None
         raise Unavailable(f"{self.service} ended an export early")

@@ -1,0 +1,80 @@
+"""Closed-loop load with wrk (the Debian package): a fixed number of connections, each
+sending its next request as soon as the last one is answered, for a fixed time.
+scripts/wrk/request.lua rotates users and makes every POST body unique."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+LUA = Path(__file__).with_name("wrk") / "request.lua"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    status_errors: int
+    socket_errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is missing: `make bench` installs it (apt-get install wrk)")
+    return found
+
+
+def run_wrk(
+    base_url: str, method: str, path: str, tokens: list[str], connections: int, seconds: float
+) -> WrkResult:
+    env = {
+        **os.environ,
+        "BENCH_METHOD": method,
+        "BENCH_PATH": path,
+        "BENCH_TOKENS": ",".join(tokens),
+        "BENCH_POST_PREFIX": f"https://example.com/wrk/{connections}/",
+    }
+    out = subprocess.run(
+        [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(LUA),
+         base_url + path],
+        env=env, capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    data = json.loads(line.removeprefix("WRK_JSON "))
+    return WrkResult(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        status_errors=data["status_errors"],
+        socket_errors=data["socket_errors"],
+    )
+
+
+def closed_loop_rows(results: dict[tuple[str, int], WrkResult], baseline_label: str) -> list[str]:
+    """Markdown rows, each with its ratio to the baseline at the same connection count."""
+    rows = [
+        "| request | connections | requests/s | of bare hop | p50 ms | p99 ms | non-2xx | socket errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (label, connections), r in results.items():
+        base = results.get((baseline_label, connections))
+        ratio = f"{r.rate / base.rate:.1%}" if base and base.rate else "n/a"
+        rows.append(
+            f"| {label} | {connections} | {r.rate:.0f} | {ratio} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.status_errors} | {r.socket_errors} |"
+        )
+    return rows
