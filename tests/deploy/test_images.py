@@ -635,3 +635,53 @@ def test_make_deploy_names_a_missing_tool(tmp_path: Path, missing: str) -> None:
     assert run.returncode != 0
     assert f"make deploy needs '{missing}' on PATH" in run.stdout
     assert not (tmp_path / "calls.log").exists()
+
+
+# --- the image tests' own parts (tests/images runs them for real, as root) ---------------
+
+
+def test_image_test_runs_each_pod_with_the_chart_security_and_environment() -> None:
+    from tests.images.pods import container
+    from tests.images.system import ImageSystem, run_values
+
+    system = ImageSystem(run_values("nats://127.0.0.1:4222", "redis://127.0.0.1:6379/13", "abc1234"))
+    spec = system.main("link-manager")
+    args = spec.create_args("x", ["link-manager"])
+    assert spec.image == "localhost/delinkcious/link-manager:abc1234"
+    for flags in (
+        ["--user", "10001:10001"],
+        ["--read-only", "--read-only-tmpfs=false"],
+        ["--security-opt", "no-new-privileges"],
+        ["--cap-drop=ALL"],
+        ["--entrypoint", '["python", "-m", "link_service"]'],
+    ):
+        assert any(args[i : i + len(flags)] == flags for i in range(len(args))), flags
+    # /tmp, the chart's only writable volume, is the only mount.
+    assert [a for a in args if a.startswith("type=")] == [
+        "type=tmpfs,destination=/tmp,tmpfs-size=64m,tmpfs-mode=1777"
+    ]
+    # $(VAR) references resolved as the kubelet does, from the Secret's values.
+    url = spec.env["LINK_MANAGER_DATABASE_URL"]
+    assert url.startswith("postgresql://link_manager:image-test@127.0.0.1:5432/img_") and "$(" not in url
+    assert "$(" not in spec.env["CALLER_TOKENS"] and "$(" not in spec.env["NATS_URL"]
+    assert spec.env["PORT"] == str(spec.ports["http"])
+    # A securityContext field the test does not know how to apply fails it.
+    workload = system.workload("link-manager")
+    workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = False
+    with pytest.raises(AssertionError, match="privileged"):
+        container(system.rendered, workload, "link-manager")
+
+
+def test_image_report_replaces_only_its_own_section(tmp_path: Path) -> None:
+    from tests.images.record import HEADING, main
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nkept\n\n{HEADING}\n\nold numbers\n\n## Later\n\nalso kept\n")
+    source = tmp_path / "images.md"
+    source.write_text("| new | numbers |\n")
+    main(source, doc)
+    text = doc.read_text()
+    assert "old numbers" not in text and "| new | numbers |" in text
+    assert text.startswith("# Benchmarks\n\nkept\n") and text.endswith("## Later\n\nalso kept\n")
+    main(source, doc)
+    assert doc.read_text() == text
