@@ -563,8 +563,8 @@ def stub_path(tmp_path: Path, names: tuple[str, ...]) -> dict[str, str]:
     # Only the stand-ins and the basic tools: a real helm or kubectl must not be reached.
     basics = tmp_path / "basics"
     basics.mkdir()
-    tools = ("bash", "sh", "git", "date", "sed", "dirname", "basename", "cat", "printf", "env")
-    tools += ("sha256sum", "cut")
+    tools = ["bash", "sh", "git", "date", "sed", "dirname", "basename", "cat", "printf", "env"]
+    tools += ["sha256sum", "cut"]
     for tool in tools:
         real = shutil.which(tool)
         if real:
