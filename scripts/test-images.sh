@@ -35,7 +35,7 @@ DELINKCIOUS_IMAGE_BASE="$(CONTAINER_TOOL=buildah PYTHON_IMAGE="$standin" DRY_RUN
 export DELINKCIOUS_IMAGE_BASE
 
 rm -f build/images.md
-"$PY" -m pytest tests/images -m images -p no:cacheprovider -q
+"$PY" -m pytest tests/images -p no:cacheprovider -q
 tested="$(seconds)"
 DELINKCIOUS_E2E_IMAGE_TAG="$TAG" "$PY" -m pytest tests/e2e -p no:cacheprovider -q
 ended="$(seconds)"
