@@ -23,7 +23,8 @@ export DELINKCIOUS_TEST_POSTGRES_URL="${DELINKCIOUS_TEST_POSTGRES_URL:-postgresq
 seconds() { date +%s; }
 began="$(seconds)"
 
-standin="$(scripts/base-image.sh)"
+# Imported with podman (buildah builds from the same storage), whatever CONTAINER_TOOL says.
+standin="$(CONTAINER_TOOL=podman scripts/base-image.sh)"
 built_standin="$(seconds)"
 CONTAINER_TOOL=buildah PYTHON_IMAGE="$standin" REGISTRY="$REGISTRY" TAG="$TAG" scripts/build-images.sh
 built="$(seconds)"
