@@ -102,10 +102,17 @@ DEPLOY_NAMESPACE ?= delinkcious
 DEPLOY_TAG ?=
 DEPLOY_HELM_ARGS ?=
 
-.PHONY: images deploy argocd-bootstrap
+.PHONY: images test-images deploy argocd-bootstrap
 
-images: ## Build one image per service (REGISTRY, TAG, PUSH=1, DRY_RUN=1 pass through)
+images: ## Build one image per service: docker, or buildah without an engine (CONTAINER_TOOL, REGISTRY, TAG, PUSH=1, DRY_RUN=1)
 	scripts/build-images.sh
+
+# Root only: debootstrap for the stand-in base, podman and buildah on vfs storage.
+IMAGE_TEST_PACKAGES := buildah podman runc debootstrap
+test-images: install ## Build every image and run it as the chart does, then the end-to-end tests on them (root; RECORD=1)
+	@[ "$$(id -u)" = 0 ] || { echo "make test-images needs root (docs/deploying.md)"; exit 1; }
+	@$(MAKE) --no-print-directory system-packages APT_PACKAGES="$(IMAGE_TEST_PACKAGES)"
+	scripts/test-images.sh
 
 deploy: ## Build the images into Minikube, helm upgrade --install, wait, print the gateway URL
 	@for tool in minikube helm kubectl docker; do \

@@ -152,9 +152,22 @@ def test_builder_installs_the_lock_with_hashes_and_no_build() -> None:
     assert "uv export --quiet --frozen --no-dev --no-emit-project" in runs
     assert "pip install --require-hashes --no-deps --only-binary :all: -r requirements.txt" in runs
     assert "/opt/venv/bin/pip uninstall --yes setuptools pip" in runs  # no installer in the venv
+    # Byte code compiled at build time, valid whatever the copied files' times.
+    assert "python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv" in runs
     # The uv used for the export is the one the Makefile pins (the lock's writer).
     uv_version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert uv_version and f"'uv=={uv_version.group(1)}'" in runs
+    assert uv_version and f"'uv=={uv_version.group(1)} --hash=sha256:" in runs
+
+
+def test_uv_requirement_and_its_hashes_are_one_line(tmp_path: Path) -> None:
+    # pip reads a line on its own as a separate entry: hashes on lines below the
+    # requirement would make --require-hashes refuse it (found by the real build).
+    builder = stages(ROOT / "Dockerfile.base")[1]
+    command = next(args for kw, args in builder if kw == "RUN" and "/tmp/uv.txt" in args)
+    write = command.split("&&")[0].replace("/tmp/uv.txt", str(tmp_path / "uv.txt"))
+    subprocess.run(["sh", "-c", write], check=True)
+    [line] = (tmp_path / "uv.txt").read_text().splitlines()
+    assert re.fullmatch(r"uv==[0-9.]+( --hash=sha256:[0-9a-f]{64}){2}", line), line
 
 
 def find_uv() -> str:
@@ -253,7 +266,12 @@ def test_service_dockerfile_matches_its_code(package: str) -> None:
     assert [json.loads(args) for kw, args in ins if kw == "CMD"] == [["python", "-m", package]]
     exposed = {int(p) for kw, args in ins if kw == "EXPOSE" for p in args.split()}
     assert exposed == listening_ports(cls)
-    assert [args for kw, args in ins if kw == "USER"] == ["10001:10001"]
+    # Root only to compile the byte code (so it is root's, read-only to the service);
+    # exec form, so the build needs no shell either.
+    compile_all = ["python", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "/app"]
+    assert [json.loads(args) for kw, args in ins if kw == "RUN"] == [compile_all]
+    assert [args for kw, args in ins if kw == "USER"] == ["0:0", "10001:10001"]
+    assert ins.index(("USER", "0:0")) < ins.index(next(i for i in ins if i[0] == "RUN"))
 
 
 def test_news_manager_exposes_grpc_and_http() -> None:
@@ -350,7 +368,7 @@ def test_dockerignore_keeps_out(path: str) -> None:
 def build_commands(**env: str) -> list[list[str]]:
     run = subprocess.run(
         [str(BUILD_SCRIPT)],
-        env={**os.environ, "DRY_RUN": "1", **env},
+        env={**os.environ, "DRY_RUN": "1", "CONTAINER_TOOL": "docker", **env},
         capture_output=True,
         text=True,
         check=False,
@@ -371,7 +389,10 @@ def test_build_script_builds_one_image_per_service_with_one_name_scheme() -> Non
 
     base, *services = builds
     assert option(base, "--file") == ["Dockerfile.base"]
-    assert option(base, "--tag") == ["delinkcious-base:abc1234"]
+    [base_tag] = option(base, "--tag")
+    assert re.fullmatch(r"delinkcious-base:[0-9a-f]{12}", base_tag)
+    # The real pinned base unless PYTHON_IMAGE names another.
+    assert option(base, "--build-arg") == []
 
     expected = {
         f"services/{p}/Dockerfile": f"registry.example:5000/team/{settings_class(p).service_name}:abc1234"
@@ -380,7 +401,7 @@ def test_build_script_builds_one_image_per_service_with_one_name_scheme() -> Non
     built = {}
     for argv in services:
         assert argv[-1] == ".", "the build context is the repository root"
-        assert option(argv, "--build-arg") == ["BASE_IMAGE=delinkcious-base:abc1234"]
+        assert option(argv, "--build-arg") == [f"BASE_IMAGE={base_tag}"]
         assert "org.opencontainers.image.version=abc1234" in option(argv, "--label")
         [dockerfile] = option(argv, "--file")
         [tag] = option(argv, "--tag")
@@ -401,10 +422,68 @@ def test_build_script_pushes_nothing_unless_asked() -> None:
 def test_build_script_tags_with_the_commit_by_default() -> None:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
     commands = build_commands()
-    assert option(commands[0], "--tag") == [f"delinkcious-base:{head.stdout.strip()[:7]}"]
+    assert option(commands[1], "--tag")[0].endswith(f":{head.stdout.strip()[:7]}")
 
 
-@pytest.mark.parametrize("env", [{"TAG": "has space"}, {"TAG": "-leading-dash"}, {"PUSH": "yes"}])
+def base_tag(tree: Path = ROOT, **env: str) -> str:
+    run = subprocess.run(
+        [str(tree / "scripts" / BUILD_SCRIPT.name)],
+        env={**os.environ, "DRY_RUN": "1", "CONTAINER_TOOL": "docker", "TAG": "t1", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tree,
+    )
+    [tag] = option(shlex.split(run.stdout.splitlines()[0]), "--tag")
+    return tag
+
+
+def test_base_image_is_named_by_what_it_is_built_from(tmp_path: Path) -> None:
+    # The same inputs give the same name (so a build reuses the base it finds), another
+    # lock, Dockerfile.base or PYTHON_IMAGE another one. The commit does not matter.
+    tree = copy_of_build_tree(tmp_path)
+    for name in ("Dockerfile.base", "pyproject.toml", "uv.lock"):
+        shutil.copy(ROOT / name, tree / name)
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    same = base_tag(tree)
+    assert same == base_tag(ROOT) == base_tag(tree, TAG="other")
+    assert base_tag(tree, PYTHON_IMAGE="localhost/python-standin:x") != same
+    with (tree / "uv.lock").open("a") as lock:
+        lock.write("\n")
+    assert base_tag(tree) != same
+
+
+def test_build_script_builds_with_buildah_and_the_stand_in_base(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    commands = build_commands(
+        CONTAINER_TOOL="buildah",
+        TAG="abc1234",
+        PYTHON_IMAGE="localhost/python-standin:x",
+        CA_BUNDLE=str(bundle),
+    )
+    assert len(commands) == 1 + len(service_packages())
+    prefix = ["buildah", "--storage-driver", "vfs", "bud", "--isolation", "chroot"]
+    for argv in commands:
+        assert argv[: len(prefix)] == prefix
+        # The proxy's CA is mounted for the build's RUN steps, never copied in.
+        assert option(argv, "--volume") == [f"{bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
+    # Only the base gets the stand-in.
+    assert option(commands[0], "--build-arg") == ["PYTHON_IMAGE=localhost/python-standin:x"]
+    for argv in commands[1:]:
+        assert [a for a in option(argv, "--build-arg") if a.startswith("PYTHON_IMAGE")] == []
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TAG": "has space"},
+        {"TAG": "-leading-dash"},
+        {"PUSH": "yes"},
+        {"CONTAINER_TOOL": "kaniko"},
+        {"CONTAINER_TOOL": "buildah", "CA_BUNDLE": "/no/such/bundle.pem"},
+    ],
+)
 def test_build_script_rejects_bad_settings(env: dict[str, str]) -> None:
     run = subprocess.run(
         [str(BUILD_SCRIPT)],
@@ -446,7 +525,7 @@ def test_build_script_fails_for_a_service_without_a_dockerfile(tmp_path: Path) -
 def test_build_script_needs_docker_when_not_a_dry_run(tmp_path: Path) -> None:
     run = subprocess.run(
         [str(BUILD_SCRIPT)],
-        env={**os.environ, "TAG": "t1", "DOCKER": str(tmp_path / "no-such-docker")},
+        env={**os.environ, "TAG": "t1", "CONTAINER_TOOL": "docker", "DOCKER": str(tmp_path / "no-docker")},
         capture_output=True,
         text=True,
         check=False,
@@ -464,6 +543,7 @@ case "{name} $*" in
   "minikube status") exit 0 ;;
   "minikube docker-env") echo 'export DOCKER_HOST="tcp://192.0.2.10:2376"' ;;
   "minikube ip") echo 192.0.2.10 ;;
+  "docker image inspect"*) [ "${{BASE_EXISTS:-0}}" = 1 ] || exit 1 ;;
   "kubectl -n delinkcious get deployments -o name") printf 'deployment.apps/api-gateway\\n' ;;
   *"get service api-gateway -o jsonpath={{.spec.type}}") echo "$GATEWAY_SERVICE_TYPE" ;;
   *"get service api-gateway -o jsonpath={{.spec.ports[0].nodePort}}") echo 30500 ;;
@@ -483,7 +563,9 @@ def stub_path(tmp_path: Path, names: tuple[str, ...]) -> dict[str, str]:
     # Only the stand-ins and the basic tools: a real helm or kubectl must not be reached.
     basics = tmp_path / "basics"
     basics.mkdir()
-    for tool in ("bash", "sh", "git", "date", "sed", "dirname", "basename", "cat", "printf", "env"):
+    tools = ["bash", "sh", "git", "date", "sed", "dirname", "basename", "cat", "printf", "env"]
+    tools += ["sha256sum", "cut"]
+    for tool in tools:
         real = shutil.which(tool)
         if real:
             (basics / tool).symlink_to(real)
@@ -503,7 +585,7 @@ def make(target: str, env: dict[str, str], *args: str) -> subprocess.CompletedPr
 
 
 def test_make_images_runs_the_build_script() -> None:
-    run = make("images", {**os.environ, "DRY_RUN": "1"}, "TAG=abc1234")
+    run = make("images", {**os.environ, "DRY_RUN": "1", "CONTAINER_TOOL": "docker"}, "TAG=abc1234")
     assert run.returncode == 0, run.stderr
     assert "docker build --file services/link_service/Dockerfile" in run.stdout
 
@@ -520,7 +602,7 @@ def test_make_deploy_builds_into_minikube_installs_waits_and_prints_the_url(
 
     builds = [c for c in calls if c.startswith("docker build")]
     assert len(builds) == 1 + len(service_packages())
-    assert all("abc1234" in b for b in builds)
+    assert all("abc1234" in b for b in builds if "Dockerfile.base" not in b)
     [helm] = [c for c in calls if c.startswith("helm ")]
     assert helm.startswith("helm upgrade --install delinkcious helm/delinkcious --namespace delinkcious")
     for part in ("--create-namespace", "--set global.image.tag=abc1234", "--wait"):
@@ -534,6 +616,18 @@ def test_make_deploy_builds_into_minikube_installs_waits_and_prints_the_url(
         assert "port-forward service/api-gateway 5000:5000" in run.stdout
 
 
+def test_a_build_reuses_the_base_image_it_finds(tmp_path: Path) -> None:
+    env = {**stub_path(tmp_path, ("docker",)), "BASE_EXISTS": "1", "DOCKER_HOST": "tcp://192.0.2.10:2376"}
+    run = subprocess.run(
+        [str(BUILD_SCRIPT)], env={**env, "TAG": "abc1234"}, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "(already built)" in run.stderr
+    builds = [c for c in (tmp_path / "calls.log").read_text().splitlines() if c.startswith("docker build")]
+    assert len(builds) == len(service_packages())
+    assert not any("Dockerfile.base" in b for b in builds)
+
+
 @pytest.mark.parametrize("missing", ["minikube", "helm", "kubectl"])
 def test_make_deploy_names_a_missing_tool(tmp_path: Path, missing: str) -> None:
     tools = tuple(t for t in ("minikube", "helm", "kubectl", "docker") if t != missing)
@@ -541,3 +635,53 @@ def test_make_deploy_names_a_missing_tool(tmp_path: Path, missing: str) -> None:
     assert run.returncode != 0
     assert f"make deploy needs '{missing}' on PATH" in run.stdout
     assert not (tmp_path / "calls.log").exists()
+
+
+# --- the image tests' own parts (tests/images runs them for real, as root) ---------------
+
+
+def test_image_test_runs_each_pod_with_the_chart_security_and_environment() -> None:
+    from tests.images.pods import container
+    from tests.images.system import ImageSystem, run_values
+
+    system = ImageSystem(run_values("nats://127.0.0.1:4222", "redis://127.0.0.1:6379/13", "abc1234"))
+    spec = system.main("link-manager")
+    args = spec.create_args("x", ["link-manager"])
+    assert spec.image == "localhost/delinkcious/link-manager:abc1234"
+    for flags in (
+        ["--user", "10001:10001"],
+        ["--read-only", "--read-only-tmpfs=false"],
+        ["--security-opt", "no-new-privileges"],
+        ["--cap-drop=ALL"],
+        ["--entrypoint", '["python", "-m", "link_service"]'],
+    ):
+        assert any(args[i : i + len(flags)] == flags for i in range(len(args))), flags
+    # /tmp, the chart's only writable volume, is the only mount.
+    assert [a for a in args if a.startswith("type=")] == [
+        "type=tmpfs,destination=/tmp,tmpfs-size=64m,tmpfs-mode=1777"
+    ]
+    # $(VAR) references resolved as the kubelet does, from the Secret's values.
+    url = spec.env["LINK_MANAGER_DATABASE_URL"]
+    assert url.startswith("postgresql://link_manager:image-test@127.0.0.1:5432/img_") and "$(" not in url
+    assert "$(" not in spec.env["CALLER_TOKENS"] and "$(" not in spec.env["NATS_URL"]
+    assert spec.env["PORT"] == str(spec.ports["http"])
+    # A securityContext field the test does not know how to apply fails it.
+    workload = system.workload("link-manager")
+    workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = False
+    with pytest.raises(AssertionError, match="privileged"):
+        container(system.rendered, workload, "link-manager")
+
+
+def test_image_report_replaces_only_its_own_section(tmp_path: Path) -> None:
+    from tests.images.record import HEADING, main
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nkept\n\n{HEADING}\n\nold numbers\n\n## Later\n\nalso kept\n")
+    source = tmp_path / "images.md"
+    source.write_text("| new | numbers |\n")
+    main(source, doc)
+    text = doc.read_text()
+    assert "old numbers" not in text and "| new | numbers |" in text
+    assert text.startswith("# Benchmarks\n\nkept\n") and text.endswith("## Later\n\nalso kept\n")
+    main(source, doc)
+    assert doc.read_text() == text

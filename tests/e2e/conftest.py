@@ -1,9 +1,14 @@
 """The whole system, started through the same code path as `make run` (LocalSystem),
-with NATS and Redis servers the tests control so they can stop and restart them."""
+with NATS and Redis servers the tests control so they can stop and restart them.
+
+With DELINKCIOUS_E2E_IMAGE_TAG set, the same tests run against the system started from
+its container images instead (tests/images/system.py: every service under podman as the
+Helm chart renders it, on this machine's Postgres); `make test-images` does that."""
 
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +19,15 @@ import httpx
 import pytest
 
 from delinkcious.localrun import LocalSystem
+from tests.images.system import ImageSystem, run_values
 from tests.servers import NatsServer, RedisServer, isolated_system_env
+
+IMAGE_TAG = os.environ.get("DELINKCIOUS_E2E_IMAGE_TAG", "")
 
 
 @dataclass
 class RunningSystem:
-    local: LocalSystem
+    local: LocalSystem | ImageSystem
     nats: NatsServer
     redis: RedisServer
     gateway: str
@@ -37,11 +45,44 @@ class RunningSystem:
             return token
 
 
+# What the tests need of the containers beyond the chart's production settings: dev
+# login, checks of the tests' own pages on 127.0.0.1, and no rate limit on one user.
+E2E_IMAGE_VALUES = {
+    "services": {
+        "api-gateway": {
+            "env": {"RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_BURST": "100000"},
+            "extraEnv": [{"name": "DEV_LOGIN", "value": "true"}],
+        },
+        "link-checker": {"extraEnv": [{"name": "LINK_CHECKER_ALLOW_PRIVATE_NETWORKS", "value": "true"}]},
+    }
+}
+
+
+def images_system(nats: NatsServer, redis: RedisServer) -> Iterator[RunningSystem]:
+    postgres = (
+        os.environ.get("DELINKCIOUS_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    values = run_values(nats.url, redis.url, IMAGE_TAG, E2E_IMAGE_VALUES)
+    images = ImageSystem(values, postgres_admin_url=postgres)
+    try:
+        images.start()
+        yield RunningSystem(images, nats, redis, images.gateway, io.StringIO())
+    finally:
+        images.stop()
+
+
 @pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     nats, redis = NatsServer(), RedisServer()
     nats.start()
     redis.start()
+    if IMAGE_TAG:
+        try:
+            yield from images_system(nats, redis)
+        finally:
+            nats.close()
+            redis.close()
+        return
     env = isolated_system_env(
         nats, redis, LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true", DELINKCIOUS_READY_TIMEOUT="90"
     )
@@ -102,4 +143,5 @@ def unique(prefix: str) -> str:
 
 
 def data_dir(system: RunningSystem) -> Path:
+    assert isinstance(system.local, LocalSystem), "only the local run has a data folder"
     return system.local.data_dir
