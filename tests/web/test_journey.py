@@ -4,6 +4,7 @@ sign in, add, edit, search, delete, follow, read the news, sign out."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -59,12 +60,14 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse, tmp_path: Pa
     page.get_by_role("button", name="Save link").click()
     expect(page.get_by_role("alert")).to_contain_text("already")
 
-    # The checker's verdicts reach the badges (a reload shows the current state).
-    for _ in range(50):
+    # The checker's verdicts reach the badges (a reload shows the current state). The
+    # checker may still be working through an earlier test's import, hence the long wait.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         page.reload()
         if _link(page, "Broken link").locator(".status-invalid").count():
             break
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(300)
     expect(_link(page, "Broken link").locator(".status-invalid")).to_be_visible()
     expect(_link(page, "First link").locator(".status-valid")).to_be_visible()
     screenshot(page, "links-desktop")
@@ -137,11 +140,12 @@ def test_journey(system: RunningSystem, pages: str, browse: Browse, tmp_path: Pa
     page.goto(f"{gateway}/people")
     expect(page.get_by_role("region", name=re.compile("^Followers")).get_by_text(f"@{bob}")).to_be_visible()
 
-    for _ in range(50):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         other.goto(f"{gateway}/news")
         if other.get_by_role("link", name="News for bob").count():
             break
-        other.wait_for_timeout(200)
+        other.wait_for_timeout(300)
     expect(other.locator(".event").filter(has_text="News for bob")).to_contain_text(f"@{alice}")
     screenshot(other, "news-desktop")
 
