@@ -103,9 +103,18 @@ def normalize_tags(values: list[str]) -> list[str]:
 
 
 def no_nul(value: str) -> str:
-    """Postgres cannot store NUL in text; refuse it for every stored or queried string."""
+    """Postgres cannot store NUL in text, and no database can store a lone surrogate
+    (JSON may carry `"\\ud800"`): refuse both for every stored or queried string."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    return _encodable(value)
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
@@ -331,15 +340,6 @@ MAX_API_TOKEN_NAME_LENGTH = 100
 class ApiTokenScope(StrEnum):
     FULL = "full"  # wherever a login token works
     FEEDS = "feeds"  # the Atom feeds only
-
-
-def _encodable(value: str) -> str:
-    """JSON may carry a lone surrogate (`"\\ud800"`), which no database can store."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
 
 
 ApiTokenName = Annotated[

@@ -208,6 +208,23 @@ def test_description_is_at_most_10000_characters() -> None:
         LinkUpdate.model_validate({"url": "https://example.com/a", "description": "d" * 10_001})
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"url": "https://example.com/a", "title": "\\udc00"}',
+        '{"url": "https://example.com/a", "description": "x\\udfff"}',
+        '{"url": "https://example.com/\\udc00"}',
+        '{"url": "https://example.com/a", "tags": ["a\\udc80"]}',
+    ],
+)
+def test_a_lone_surrogate_from_json_is_refused_not_stored(body: str) -> None:
+    """JSON can spell a lone surrogate and FastAPI decodes bodies with the json module,
+    which lets it through; no database can store one, so it is a 400 here rather than an
+    encoding error (a 500) in the store."""
+    with pytest.raises(ValidationError, match="surrogate|unicode"):
+        NewLink.model_validate(json.loads(body))
+
+
 def test_omitted_update_fields_stay_unset() -> None:
     update = LinkUpdate.model_validate({"url": "https://example.com/a"})
     assert (update.title, update.description, update.add_tags, update.remove_tags) == (None, None, [], [])
