@@ -31,8 +31,10 @@ built="$(seconds)"
 export DELINKCIOUS_IMAGE_TAG="$TAG" DELINKCIOUS_IMAGE_REGISTRY="$REGISTRY"
 export DELINKCIOUS_IMAGE_STANDIN="$standin"
 # The base those images were built on: the first command a dry run prints.
-DELINKCIOUS_IMAGE_BASE="$(CONTAINER_TOOL=buildah PYTHON_IMAGE="$standin" DRY_RUN=1 TAG="$TAG" \
-  scripts/build-images.sh 2>/dev/null | head -n 1 | sed -n -E 's/.* --tag (delinkcious-base:[0-9a-f]+) .*/\1/p')"
+# Read whole, then the first line: `| head -n 1` would end the dry run with SIGPIPE, which
+# pipefail turns into a failure of this script.
+dry_run="$(CONTAINER_TOOL=buildah PYTHON_IMAGE="$standin" DRY_RUN=1 TAG="$TAG" scripts/build-images.sh 2>/dev/null)"
+DELINKCIOUS_IMAGE_BASE="$(printf '%s\n' "$dry_run" | sed -n -E '1s/.* --tag (delinkcious-base:[0-9a-f]+) .*/\1/p')"
 export DELINKCIOUS_IMAGE_BASE
 
 rm -f build/images.md
