@@ -22,7 +22,12 @@ log = logging.getLogger("news_service.consumer")
 # A fan-out to a very large following can outlast the ack wait; the handler renews the
 # message's lease after every page of followers, so the wait only bounds a stuck one,
 # and is short so that messages a killed instance had pulled come back soon.
-LINK_EVENTS = ConsumerSpec("LINKS", "news-manager", (link_subject(">"),), ack_wait_seconds=15)
+# Feeds are sorted by the event's time and adding an event is idempotent, so events can
+# be fanned out concurrently: an import's thousands of events then hold up other users'
+# news far less.
+LINK_EVENTS = ConsumerSpec(
+    "LINKS", "news-manager", (link_subject(">"),), ack_wait_seconds=15, concurrent=True
+)
 
 
 def link_event_handler(service: NewsService) -> Handler:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 
@@ -87,3 +88,46 @@ async def test_consumer_survives_a_broker_restart(own_nats: NatsServer) -> None:
         stop.set()
         await task
         await bus.close()
+
+
+async def _in_flight_at_once(own_nats: NatsServer, concurrent: bool) -> int:
+    """Publishes a batch, then counts how many handlers were running at the same time.
+    Each handler waits until 5 are in flight (or a short while), so one after another
+    reaches 1 and a concurrent consumer reaches 5."""
+    bus = EventBus(own_nats.url, "test")
+    await bus.connect()
+    in_flight, most, done = 0, 0, 0
+    all_in = asyncio.Event()
+
+    async def handler(msg: Msg) -> None:
+        nonlocal in_flight, most, done
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight >= 5:
+            all_in.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), timeout=0.3)
+        in_flight -= 1
+        done += 1
+
+    await bus.ensure_streams()
+    for _ in range(5):
+        await bus.publish(link_subject("link_added"), b"x", str(uuid.uuid4()))
+    stop = asyncio.Event()
+    spec = ConsumerSpec("LINKS", f"batch-{concurrent}", (link_subject("link_added"),), concurrent=concurrent)
+    task = asyncio.create_task(run_consumer(bus, spec, handler, stop, retry_delay=0.05))
+    try:
+        await wait_until(lambda: done >= 5, within=15)
+    finally:
+        stop.set()
+        await task
+        await bus.close()
+    return most
+
+
+async def test_a_concurrent_consumer_handles_a_batch_at_once(own_nats: NatsServer) -> None:
+    assert await _in_flight_at_once(own_nats, concurrent=True) == 5
+
+
+async def test_a_plain_consumer_handles_one_message_at_a_time(own_nats: NatsServer) -> None:
+    assert await _in_flight_at_once(own_nats, concurrent=False) == 1
