@@ -71,6 +71,28 @@ def images_system(nats: NatsServer, redis: RedisServer) -> Iterator[RunningSyste
         images.stop()
 
 
+def local_system(data_dir: Path, nats: NatsServer, redis: RedisServer, **env: str) -> Iterator[RunningSystem]:
+    """The whole system as `make run` starts it, on free ports and on brokers that were
+    started already; stops it, and closes the brokers, at the end. `env` adds settings."""
+    log = io.StringIO()
+    local = LocalSystem(
+        data_dir, env=isolated_system_env(nats, redis, DELINKCIOUS_READY_TIMEOUT="90", **env), out=log
+    )
+    try:
+        urls = local.start()
+    except BaseException:
+        print(log.getvalue())
+        nats.close()
+        redis.close()
+        raise
+    try:
+        yield RunningSystem(local, nats, redis, urls["api-gateway"], log)
+    finally:
+        local.stop()
+        nats.close()
+        redis.close()
+
+
 @pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     nats, redis = NatsServer(), RedisServer()
@@ -83,25 +105,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
             nats.close()
             redis.close()
         return
-    env = isolated_system_env(
-        nats, redis, LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true", DELINKCIOUS_READY_TIMEOUT="90"
+    yield from local_system(
+        tmp_path_factory.mktemp("system") / "data", nats, redis, LINK_CHECKER_ALLOW_PRIVATE_NETWORKS="true"
     )
-    log = io.StringIO()
-    local = LocalSystem(tmp_path_factory.mktemp("system") / "data", env=env, out=log)
-    try:
-        urls = local.start()
-    except BaseException:
-        print(log.getvalue())
-        nats.close()
-        redis.close()
-        raise
-    running = RunningSystem(local, nats, redis, urls["api-gateway"], log)
-    try:
-        yield running
-    finally:
-        local.stop()
-        nats.close()
-        redis.close()
 
 
 class _Pages(BaseHTTPRequestHandler):

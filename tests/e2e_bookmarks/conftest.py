@@ -4,14 +4,12 @@ limit is lower than the default so the big files stay quick."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pytest
 
-from delinkcious.localrun import LocalSystem
-from tests.e2e.conftest import RunningSystem
-from tests.servers import NatsServer, RedisServer, isolated_system_env
+from tests.e2e.conftest import RunningSystem, local_system
+from tests.servers import NatsServer, RedisServer
 
 LINK_LIMIT = 2000
 
@@ -21,19 +19,6 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     nats, redis = NatsServer(), RedisServer()
     nats.start()
     redis.start()
-    env = isolated_system_env(nats, redis, MAX_LINKS_PER_USER=str(LINK_LIMIT), DELINKCIOUS_READY_TIMEOUT="90")
-    log = io.StringIO()
-    local = LocalSystem(tmp_path_factory.mktemp("system") / "data", env=env, out=log)
-    try:
-        urls = local.start()
-    except BaseException:
-        print(log.getvalue())
-        nats.close()
-        redis.close()
-        raise
-    try:
-        yield RunningSystem(local, nats, redis, urls["api-gateway"], log)
-    finally:
-        local.stop()
-        nats.close()
-        redis.close()
+    yield from local_system(
+        tmp_path_factory.mktemp("system") / "data", nats, redis, MAX_LINKS_PER_USER=str(LINK_LIMIT)
+    )

@@ -221,7 +221,7 @@ def test_a_lone_surrogate_from_json_is_refused_not_stored(body: str) -> None:
     """JSON can spell a lone surrogate and FastAPI decodes bodies with the json module,
     which lets it through; no database can store one, so it is a 400 here rather than an
     encoding error (a 500) in the store."""
-    with pytest.raises(ValidationError, match="surrogate|unicode"):
+    with pytest.raises(ValidationError, match=r"surrogate|unicode"):
         NewLink.model_validate(json.loads(body))
 
 
