@@ -84,7 +84,7 @@ k8s: install ## Render k8s/ from the Helm chart (commit the result; a test check
 	$(PY) -m tests.deploy.render_k8s
 
 BENCH_ARGS ?=
-bench: install ## Benchmark the local system (throughput, latency, news delay, memory) into docs/benchmarks.md
+bench: install ## Benchmark the local run on SQLite and Postgres against its goals into docs/benchmarks.md (BENCH_ARGS=--seconds 2 for a quick run)
 	@command -v wrk >/dev/null || $(MAKE) --no-print-directory system-packages APT_PACKAGES=wrk
 	$(PY) -m scripts.bench --out docs/benchmarks.md $(BENCH_ARGS)
 

@@ -1,6 +1,6 @@
 """Closed-loop load with wrk (the Debian package): a fixed number of connections, each
 sending its next request as soon as the last one is answered, for a fixed time.
-scripts/wrk/request.lua rotates users and makes every POST body unique."""
+scripts/wrk/request.lua rotates users, makes every POST body unique and can mix calls."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +38,25 @@ def wrk_path() -> str:
 
 
 def run_wrk(
-    base_url: str, method: str, path: str, tokens: list[str], connections: int, seconds: float
+    base_url: str,
+    method: str,
+    path: str,
+    tokens: list[str],
+    connections: int,
+    seconds: float,
+    mix: list[tuple[str, str, int]] | None = None,
 ) -> WrkResult:
+    """`mix`, when given, replaces method and path: (method, path, weight) calls, each
+    taking its weight's share of the requests."""
     env = {
         **os.environ,
         "BENCH_METHOD": method,
         "BENCH_PATH": path,
         "BENCH_TOKENS": ",".join(tokens),
-        "BENCH_POST_PREFIX": f"https://example.com/wrk/{connections}/",
+        # Unique per run: wrk's random numbers repeat from run to run, and a URL saved
+        # twice by one user is an update, not a new link.
+        "BENCH_POST_PREFIX": f"https://example.com/wrk/{uuid.uuid4().hex[:10]}/",
+        "BENCH_MIX": ";".join(f"{m} {p} {w}" for m, p, w in mix or []),
     }
     out = subprocess.run(
         [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(LUA),

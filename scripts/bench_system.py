@@ -1,0 +1,185 @@
+"""The system `make bench` measures: the local run exactly as `make run` starts it
+(`python -m delinkcious.localrun`, which starts NATS, Redis and the six services), on
+free ports, on SQLite (the local default) or on fresh Postgres databases; and the
+memory of every process it consists of."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from delinkcious.localrun.catalog import PYTHON, SERVICES
+from delinkcious.localrun.secretfile import SECRETS_FILE
+from tests.databases import POSTGRES_ENV, fresh_postgres_database, postgres_server
+from tests.servers import SERVICE_PORT_VARS, free_port
+
+# The services that own a database, by the variable that names it.
+DATABASE_VARS = tuple(s.database_env for s in SERVICES if s.database_env)
+# Limits far above the load: the figures measure the system, not a limit one bench
+# user reaches (the users rotate too).
+RATE_LIMITS = {"RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_BURST": "100000"}
+RUNNER = "localrun (runner)"
+
+
+@dataclass
+class RunningSystem:
+    gateway: str
+    social_graph: str  # social-graph-manager's internal API
+    redis_url: str
+    runner_pid: int
+    data_dir: Path
+
+    def caller_token(self, caller: str) -> str:
+        """The secret `caller` presents to the services (from the local run's secrets file)."""
+        secrets = json.loads((self.data_dir / SECRETS_FILE).read_text())
+        return str(secrets["caller_tokens"][caller])
+
+    def processes(self) -> dict[str, int]:
+        """Every process of the run: the runner, what it started (by service name) and
+        anything those started in turn."""
+        found = {RUNNER: self.runner_pid}
+        children = _children_by_parent()
+        todo: list[tuple[int, str | None]] = [(pid, None) for pid in children.get(self.runner_pid, [])]
+        while todo:
+            pid, parent = todo.pop()
+            name = _service_name(pid) if parent is None else f"{parent}: child {pid}"
+            found[name] = pid
+            todo += [(child, name) for child in children.get(pid, [])]
+        order = {s.name: i for i, s in enumerate(SERVICES)}
+        return dict(sorted(found.items(), key=lambda item: (order.get(item[0].split(":")[0], -1), item[0])))
+
+
+@contextlib.contextmanager
+def database_urls(database: str) -> Iterator[tuple[dict[str, str], str]]:
+    """The services' database variables and a description of the database.
+    SQLite: no variables (the local run's own files). Postgres: a fresh database per
+    service on DELINKCIOUS_TEST_POSTGRES_URL's server (else a throwaway embedded one),
+    dropped afterwards."""
+    if database == "sqlite":
+        yield {}, f"SQLite {sqlite3.sqlite_version} (the local run's default: one file per service)"
+        return
+    with postgres_server() as admin, contextlib.ExitStack() as stack:
+        engine = sa.create_engine(admin, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SHOW server_version")).scalar()
+        engine.dispose()
+        where = "this machine's server" if os.environ.get(POSTGRES_ENV) else "a throwaway embedded server"
+        urls = {var: stack.enter_context(fresh_postgres_database(admin)) for var in DATABASE_VARS}
+        yield urls, f"Postgres {version} ({where}, a fresh database per service)"
+
+
+@contextlib.contextmanager
+def local_run(extra_env: dict[str, str], log: Path) -> Iterator[RunningSystem]:
+    """`python -m delinkcious.localrun` in a fresh data folder, every port free and
+    pinned; returns once the gateway is ready (it starts after everything it uses)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL", *DATABASE_VARS)}
+    ports = {var: free_port() for var in (*SERVICE_PORT_VARS, "NATS_PORT", "REDIS_PORT")}
+    env.update({var: str(port) for var, port in ports.items()}, **RATE_LIMITS, **extra_env)
+    data = Path(tempfile.mkdtemp(prefix="dlk-bench-"))
+    system = RunningSystem(
+        gateway=f"http://127.0.0.1:{ports['GATEWAY_PORT']}",
+        social_graph=f"http://127.0.0.1:{ports['SOCIAL_GRAPH_MANAGER_PORT']}",
+        redis_url=f"redis://127.0.0.1:{ports['REDIS_PORT']}/0",
+        runner_pid=0,
+        data_dir=data,
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "delinkcious.localrun", "--data-dir", str(data)],
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    system.runner_pid = proc.pid
+    try:
+        _wait_ready(proc, f"{system.gateway}/readyz", log)
+        yield system
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the runner stops everything in order
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 180) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").splitlines()[-30:]
+            raise RuntimeError("the local run did not start:\n" + "\n".join(tail))
+        try:
+            with opener.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the local run was not ready after {timeout:g} s (see {log})")
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def _service_name(pid: int) -> str:
+    """The catalog's name for a process started by the runner, from its command line."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return f"pid {pid}"
+    for service in SERVICES:
+        if service.argv[0] == PYTHON:
+            if service.argv[1:] == tuple(argv[1 : len(service.argv)]):
+                return service.name
+        # Redis rewrites its command line to "redis-server host:port".
+        elif argv[0] and Path(argv[0].split()[0]).name == Path(service.argv[0]).name:
+            return service.name
+    return f"{Path(argv[0]).name} (pid {pid})"
+
+
+# --- memory ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Memory:
+    rss_mb: float  # resident: counts pages shared with other processes in each of them
+    pss_mb: float  # proportional: a shared page split among those sharing it
+
+
+def memory(pid: int) -> Memory:
+    """From /proc/<pid>/smaps_rollup, in MB (10^6 bytes); NaN for a process gone."""
+    fields: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                fields[parts[0].rstrip(":")] = int(parts[1])
+    except OSError:
+        return Memory(float("nan"), float("nan"))
+    return Memory(fields.get("Rss", 0) * 1024 / 1e6, fields.get("Pss", 0) * 1024 / 1e6)

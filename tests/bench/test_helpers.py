@@ -1,0 +1,59 @@
+"""The benchmark's own arithmetic: the mix's order, percentiles, goal thresholds."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from scripts import bench_goals as goals
+from scripts.bench_open import interleave, percentile, workers_for
+
+
+def test_interleave_gives_each_call_its_weight_spread_evenly() -> None:
+    cycle = interleave([6, 3, 1])
+    assert Counter(cycle) == {0: 6, 1: 3, 2: 1}
+    # No more than two news reads in a row, and the lists are apart.
+    assert "000" not in "".join(map(str, cycle))
+    assert "11" not in "".join(map(str, cycle))
+
+
+def test_interleave_of_one_call_is_that_call() -> None:
+    assert interleave([1]) == [0]
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [(50, 50.0), (99, 99.0), (100, 100.0), (1, 1.0)],
+)
+def test_percentile_is_nearest_rank(p: float, expected: float) -> None:
+    values = [float(v) for v in range(100, 0, -1)]  # unordered input
+    assert percentile(values, p) == expected
+
+
+def test_percentile_of_nothing_is_nan() -> None:
+    assert math.isnan(percentile([], 99))
+
+
+def test_workers_grow_with_the_rate_but_not_past_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert workers_for(10) == 1
+    assert workers_for(10_000) == 2
+
+
+def test_saves_have_a_share_target_only_on_postgres() -> None:
+    assert goals.share_target("POST /v1/links", "postgres") == goals.SAVE_SHARE
+    assert goals.share_target("POST /v1/links", "sqlite") is None
+    assert goals.share_target("GET /v1/news", "sqlite") == goals.READ_SHARE
+
+
+def test_linkding_multiple_uses_its_list_and_save_shares() -> None:
+    assert goals.linkding_multiple("GET /v1/links", 0.23) == pytest.approx(10)
+    assert goals.linkding_multiple("POST /v1/links", 0.042) == pytest.approx(2)
+
+
+def test_an_unmeasured_figure_never_meets_a_goal() -> None:
+    assert not goals.below(math.nan, 50)
+    assert goals.below(49.9, 50)
+    assert not goals.below(50, 50)
