@@ -27,7 +27,9 @@ import asyncio
 import math
 import os
 import platform
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -217,6 +219,14 @@ def open_loop_rows(label: str, result: OpenResult) -> list[str]:
     return rows
 
 
+def open_measured(result: OpenResult) -> str:
+    every = result.all_latencies
+    return (
+        f"{percentile(every, 99):.1f} ms (p50 {percentile(every, 50):.1f}; "
+        f"sent {result.achieved_rate:.0f}/s, {result.failures} non-2xx)"
+    )
+
+
 def memory_rows(idle: dict[str, Memory], after: dict[str, Memory]) -> list[str]:
     rows = [
         "| process | RSS idle after start (MB) | PSS idle (MB) | RSS after the load (MB) | PSS after (MB) |",
@@ -359,7 +369,7 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
             f"open loop {MIX_LABEL} at half its max ({mix_open.target_rate:.0f}/s), p99",
             name,
             f"< {goals.MIX_P99_MS:g} ms",
-            f"{mix_p99:.1f} ms (p50 {percentile(mix_open.all_latencies, 50):.1f})",
+            open_measured(mix_open),
             goals.below(mix_p99, goals.MIX_P99_MS) and mix_open.failures == 0,
         )
     )
@@ -387,7 +397,7 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
             f"open loop saves at half their max ({save_open.target_rate:.0f}/s), p99",
             name,
             f"< {goals.SAVE_P99_MS:g} ms",
-            f"{save_p99:.1f} ms (p50 {percentile(save_open.all_latencies, 50):.1f})",
+            open_measured(save_open),
             goals.below(save_p99, goals.SAVE_P99_MS) and save_open.failures == 0,
         )
     )
@@ -430,7 +440,7 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
     read_p50 = results[(LIST.label, WRK_CONNECTIONS[0])].p50_ms / 1000
 
     out.lines += [
-        "Python client (httpx, one process):",
+        f"Python client (httpx, one process), {name}:",
         "",
         "| request | concurrency | requests/s | of bare hop | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -440,8 +450,8 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         f"n={len(feed_latencies)}): median {statistics.median(feed_latencies) * 1000:.0f} ms, "
         f"max {max(feed_latencies) * 1000:.0f} ms.",
         "",
-        f"Closed loop (wrk -t1, {seconds:g} s a run, runs alternating; {len(tokens)} users, requests "
-        "rotating over them; the multiple of linkding is the share of the bare hop over linkding's, "
+        f"Closed loop on {name} (wrk -t1, {seconds:g} s a run, runs alternating; {len(tokens)} users, "
+        "requests rotating over them; the multiple of linkding is the share of the bare hop over linkding's, "
         f"{goals.LINKDING_LIST:.1%} for lists, {goals.LINKDING_SAVE:.1%} for saves):",
         "",
         *loop_rows,
@@ -454,7 +464,8 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         + f"; saves under {writers} writers: {writer_run.rate:.0f}/s, p99 {writer_run.p99_ms:.0f} ms, "
         f"non-2xx {writer_run.status_errors}, socket errors {writer_run.socket_errors}.",
         "",
-        f"Open loop (latency from each request's scheduled send time, {seconds:g} s a run):",
+        f"Open loop on {name} (latency from each request's scheduled send time, so a late send by the "
+        f"generator counts against the system; {seconds:g} s a run):",
         "",
         "| load | request | n | p50 ms | p99 ms | max ms |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -465,8 +476,9 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         f"- saves: {save_open.summary()}",
         "",
         f"Feed propagation (saves at {spread.rate:g}/s open loop, sent {spread.achieved_rate:.1f}/s, by "
-        f"{spread.authors} authors, one reader following them polling its news every 10 ms, {spread.polls} "
-        f"polls): {spread.saved} saved, p50 {spread.p(50):.0f} ms, p99 {spread.p(99):.0f} ms, "
+        f"{spread.authors} authors, one reader following them polling its news 10 ms after each answer: "
+        f"{spread.polls} polls, one every {spread.poll_gap_ms:.0f} ms on average, on {name}): "
+        f"{spread.saved} saved, p50 {spread.p(50):.0f} ms, p99 {spread.p(99):.0f} ms, "
         f"max {max(spread.delays_ms, default=math.nan):.0f} ms, {spread.missing} not seen; saves answered "
         f"{dict(spread.statuses)}.",
     ]
@@ -482,7 +494,7 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         ]
     out.lines += [
         "",
-        "Memory of every process of the local run (RSS counts pages shared between processes "
+        f"Memory of every process of the local run on {name} (RSS counts pages shared between processes "
         "in each of them; PSS splits them among those sharing):",
         "",
         *memory_rows(idle, after),
@@ -535,15 +547,21 @@ def main() -> None:
     parser.add_argument("--database", choices=sorted(DATABASES), action="append",
                         help="run on this database only (repeatable; default: both)")  # fmt: skip
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep-logs", action="store_true", help="keep the local runs' logs")
     parser.add_argument("--skip-import", action="store_true", help="leave out the import benchmark")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="dlk-bench-logs-"))
     opts = Options(args.seconds, args.concurrency, args.users, args.followers, args.fanout_via, scratch)
-    report = asyncio.run(run(opts, args.database or list(DATABASES)))
+    try:
+        report = asyncio.run(run(opts, args.database or list(DATABASES)))
+    except BaseException:
+        print(f"The local runs' logs are kept in {scratch}", file=sys.stderr)
+        raise
+    if not args.keep_logs:
+        shutil.rmtree(scratch, ignore_errors=True)  # every request's log line: they grow large
     if not args.skip_import:
         report += "\n\n" + asyncio.run(bench_import.report())
     print(report)
-    print(f"(the local runs' logs: {scratch})")
     if args.out:
         header = (
             "# Benchmarks\n\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 import uuid
@@ -53,6 +54,12 @@ class Propagation:
     missing: int = 0
     polls: int = 0
     achieved_rate: float = 0.0
+    polling_seconds: float = 0.0
+
+    @property
+    def poll_gap_ms(self) -> float:
+        """The mean time between polls: the resolution of the figures."""
+        return self.polling_seconds / self.polls * 1000 if self.polls else math.nan
 
     @property
     def saved(self) -> int:
@@ -95,6 +102,7 @@ async def propagation(gateway: str, rate: float, seconds: float, authors: int = 
                     seen.setdefault(url, now)
                 await asyncio.sleep(POLL_INTERVAL)
 
+        polling_since = time.monotonic()
         poller = asyncio.create_task(poll())
         start = time.monotonic() + 0.2
         saves = []
@@ -106,6 +114,7 @@ async def propagation(gateway: str, rate: float, seconds: float, authors: int = 
         saving = False
         with contextlib.suppress(TimeoutError):  # what was not seen by then is missing
             await asyncio.wait_for(poller, GIVE_UP)
+        result.polling_seconds = time.monotonic() - polling_since
     # A poll can see a link before the save's 201 reaches the client: no delay then.
     result.delays_ms = [max(0.0, seen[u] - t) * 1000 for u, t in saved.items() if u in seen]
     result.missing = sum(1 for u in saved if u not in seen)
