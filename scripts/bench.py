@@ -46,7 +46,7 @@ from scripts.bench_baseline import baseline_server
 from scripts.bench_feed import fan_out, propagation
 from scripts.bench_goals import Goal
 from scripts.bench_open import Call, OpenResult, percentile, run_open_loop
-from scripts.bench_system import Memory, RunningSystem, database_urls, local_run, memory
+from scripts.bench_system import Memory, RunningSystem, cpu_seconds, database_urls, local_run, memory
 from scripts.bench_wrk import WrkResult, run_wrk
 from tests.servers import free_port
 
@@ -157,12 +157,12 @@ class Section:
 
 
 def closed_loop_table(
-    results: dict[tuple[str, int], WrkResult], database: str
+    results: dict[tuple[str, int], WrkResult], cpu_ms: dict[tuple[str, int], float], database: str
 ) -> tuple[list[str], list[Goal]]:
     rows = [
         "| request | connections | requests/s | of bare hop | goal | implied multiple of linkding | "
-        "p50 ms | p99 ms | non-2xx | socket errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "p50 ms | p99 ms | non-2xx | socket errors | CPU ms a request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     found: list[Goal] = []
     by_call: dict[str, list[float]] = {}
@@ -174,7 +174,8 @@ def closed_loop_table(
         multiple = f"{goals.linkding_multiple(label, share):.1f}x" if label != BARE_HOP else ""
         rows.append(
             f"| {label} | {connections} | {r.rate:.0f} | {share:.1%} | {goal} | {multiple} | "
-            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.status_errors} | {r.socket_errors} |"
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.status_errors} | {r.socket_errors} | "
+            f"{cpu_ms[(label, connections)]:.2f} |"
         )
         if label != BARE_HOP:
             by_call.setdefault(label, []).append(share)
@@ -318,7 +319,10 @@ async def httpx_load(gateway: str, bare_url: str, opts: Options) -> tuple[list[s
     return rows, feed_latencies
 
 
-async def measure(database: str, system: RunningSystem, bare_url: str, opts: Options, out: Section) -> None:
+async def measure(
+    database: str, system: RunningSystem, bare: tuple[str, int], opts: Options, out: Section
+) -> None:
+    bare_url, bare_pid = bare
     name = DATABASES[database]
     seconds = opts.seconds
     await asyncio.sleep(2)  # let start-up settle before reading idle memory
@@ -346,14 +350,22 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         tokens = await wrk_users(client, "bench-author", opts.users)
 
     # Closed loop: the bare hop and each call, alternating, at each connection count.
+    # Next to each: the CPU time the server side used per request (the bare hop's
+    # process, or every process of the local run), which other work on the machine
+    # barely moves.
     results: dict[tuple[str, int], WrkResult] = {}
+    cpu_ms: dict[tuple[str, int], float] = {}
+    local_pids = list(system.processes().values())
     for connections in WRK_CONNECTIONS:
-        results[(BARE_HOP, connections)] = run_wrk(bare_url, "GET", "/v1/links", [], connections, seconds)
-        for call in CLOSED_LOOP_CALLS:
-            results[(call.label, connections)] = run_wrk(
-                system.gateway, call.method, call.path, tokens, connections, seconds
+        for call in (Call(BARE_HOP, "GET", "/v1/links"), *CLOSED_LOOP_CALLS):
+            url, pids = (bare_url, [bare_pid]) if call.label == BARE_HOP else (system.gateway, local_pids)
+            before = cpu_seconds(pids)
+            r = run_wrk(
+                url, call.method, call.path, [] if call.label == BARE_HOP else tokens, connections, seconds
             )
-    loop_rows, loop_goals = closed_loop_table(results, database)
+            results[(call.label, connections)] = r
+            cpu_ms[(call.label, connections)] = (cpu_seconds(pids) - before) / max(1, r.requests) * 1000
+    loop_rows, loop_goals = closed_loop_table(results, cpu_ms, database)
     out.goals += loop_goals
 
     # The mix's maximum in closed loop, then the open loop at half of it.
@@ -452,7 +464,11 @@ async def measure(database: str, system: RunningSystem, bare_url: str, opts: Opt
         "",
         f"Closed loop on {name} (wrk -t1, {seconds:g} s a run, runs alternating; {len(tokens)} users, "
         "requests rotating over them; the multiple of linkding is the share of the bare hop over linkding's, "
-        f"{goals.LINKDING_LIST:.1%} for lists, {goals.LINKDING_SAVE:.1%} for saves):",
+        f"{goals.LINKDING_LIST:.1%} for lists, {goals.LINKDING_SAVE:.1%} for saves; CPU ms a request: "
+        "user + system time of the bare hop's process, or of every process of the local run, over "
+        "the requests answered, a figure other work on the machine barely moves; for the local run it "
+        "includes what runs in the background meanwhile, such as the delivery and link checks of "
+        "earlier saves):",
         "",
         *loop_rows,
         "",
@@ -511,11 +527,11 @@ async def run_database(database: str, opts: Options) -> Section:
     log = opts.scratch / f"localrun-{database}.log"
     with (
         database_urls(database) as (env, description),
-        baseline_server(free_port()) as (bare_url, _),
+        baseline_server(free_port()) as bare,
         local_run(env, log) as system,
     ):
         section.lines += [f"Database: {description}.", ""]
-        await measure(database, system, bare_url, opts, section)
+        await measure(database, system, bare, opts, section)
     return section
 
 

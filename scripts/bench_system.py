@@ -183,3 +183,15 @@ def memory(pid: int) -> Memory:
     except OSError:
         return Memory(float("nan"), float("nan"))
     return Memory(fields.get("Rss", 0) * 1024 / 1e6, fields.get("Pss", 0) * 1024 / 1e6)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (a process gone counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return total / os.sysconf("SC_CLK_TCK")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections import Counter
 
 import pytest
 
 from scripts import bench_goals as goals
 from scripts.bench_open import interleave, percentile, workers_for
+from scripts.bench_system import cpu_seconds
 
 
 def test_interleave_gives_each_call_its_weight_spread_evenly() -> None:
@@ -57,3 +60,11 @@ def test_an_unmeasured_figure_never_meets_a_goal() -> None:
     assert not goals.below(math.nan, 50)
     assert goals.below(49.9, 50)
     assert not goals.below(50, 50)
+
+
+def test_cpu_seconds_counts_this_process_work_and_ignores_a_gone_one() -> None:
+    before = cpu_seconds([os.getpid(), 2**22 + 1])
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds([os.getpid()]) - before >= 0.05
