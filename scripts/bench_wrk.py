@@ -74,19 +74,3 @@ def run_wrk(
         status_errors=data["status_errors"],
         socket_errors=data["socket_errors"],
     )
-
-
-def closed_loop_rows(results: dict[tuple[str, int], WrkResult], baseline_label: str) -> list[str]:
-    """Markdown rows, each with its ratio to the baseline at the same connection count."""
-    rows = [
-        "| request | connections | requests/s | of bare hop | p50 ms | p99 ms | non-2xx | socket errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for (label, connections), r in results.items():
-        base = results.get((baseline_label, connections))
-        ratio = f"{r.rate / base.rate:.1%}" if base and base.rate else "n/a"
-        rows.append(
-            f"| {label} | {connections} | {r.rate:.0f} | {ratio} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-            f"{r.status_errors} | {r.socket_errors} |"
-        )
-    return rows
