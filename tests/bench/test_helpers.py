@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from scripts import bench_goals as goals
 from scripts.bench_open import interleave, percentile, workers_for
+from scripts.bench_steps import Section, guarded
 from scripts.bench_system import cpu_seconds
 
 
@@ -68,3 +70,15 @@ def test_cpu_seconds_counts_this_process_work_and_ignores_a_gone_one() -> None:
     while time.process_time() < deadline:
         pass
     assert cpu_seconds([os.getpid()]) - before >= 0.05
+
+
+def test_a_failed_step_is_reported_as_a_goal_not_met() -> None:
+    async def broken() -> int:
+        raise RuntimeError("wrk exited with 1\nmore detail")
+
+    section = Section("postgres")
+    assert asyncio.run(guarded(section, "closed loop", broken)) is None
+    (goal,) = section.goals
+    assert goal.met is False and goal.database == "Postgres"
+    assert goal.measured == "failed: RuntimeError: wrk exited with 1"
+    assert "closed loop: failed" in section.lines[-1]
