@@ -56,7 +56,11 @@ class RunningSystem:
         todo: list[tuple[int, str | None]] = [(pid, None) for pid in children.get(self.runner_pid, [])]
         while todo:
             pid, parent = todo.pop()
-            name = _service_name(pid) if parent is None else f"{parent}: child {pid}"
+            # A service may run below another process of the run (a fork server that
+            # starts the services): named by its command line wherever it sits.
+            name, known = _process_name(pid)
+            if not known and parent is not None:
+                name = f"{parent}: {name}"
             found[name] = pid
             todo += [(child, name) for child in children.get(pid, [])]
         order = {s.name: i for i, s in enumerate(SERVICES)}
@@ -147,20 +151,23 @@ def _children_by_parent() -> dict[int, list[int]]:
     return children
 
 
-def _service_name(pid: int) -> str:
-    """The catalog's name for a process started by the runner, from its command line."""
+def _process_name(pid: int) -> tuple[str, bool]:
+    """The catalog's name for a process of the run, from its command line, and True;
+    else a name from the command line (`python -m X`: X) and False."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
     except OSError:
-        return f"pid {pid}"
+        return f"pid {pid}", False
     for service in SERVICES:
         if service.argv[0] == PYTHON:
             if service.argv[1:] == tuple(argv[1 : len(service.argv)]):
-                return service.name
+                return service.name, True
         # Redis rewrites its command line to "redis-server host:port".
         elif argv[0] and Path(argv[0].split()[0]).name == Path(service.argv[0]).name:
-            return service.name
-    return f"{Path(argv[0]).name} (pid {pid})"
+            return service.name, True
+    if len(argv) > 2 and argv[1] == "-m":
+        return f"{argv[2]} (pid {pid})", False
+    return f"{Path(argv[0]).name} (pid {pid})", False
 
 
 # --- memory ------------------------------------------------------------------------

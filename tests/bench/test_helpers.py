@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from scripts import bench_goals as goals
 from scripts.bench_open import interleave, percentile, workers_for
 from scripts.bench_steps import Section, guarded
-from scripts.bench_system import cpu_seconds
+from scripts.bench_system import _process_name, cpu_seconds
 
 
 def test_interleave_gives_each_call_its_weight_spread_evenly() -> None:
@@ -82,3 +85,15 @@ def test_a_failed_step_is_reported_as_a_goal_not_met() -> None:
     assert goal.met is False and goal.database == "Postgres"
     assert goal.measured == "failed: RuntimeError: wrk exited with 1"
     assert "closed loop: failed" in section.lines[-1]
+
+
+def test_a_process_outside_the_catalog_is_named_by_its_module() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "timeit", "-n", "1", "import time; time.sleep(5)"])
+    try:
+        deadline = time.monotonic() + 5
+        while "timeit" not in Path(f"/proc/{proc.pid}/cmdline").read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _process_name(proc.pid) == (f"timeit (pid {proc.pid})", False)
+    finally:
+        proc.kill()
+        proc.wait()
