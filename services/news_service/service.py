@@ -3,6 +3,8 @@ reading a user's news a page at a time. No gRPC, HTTP or NATS here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
@@ -59,21 +61,36 @@ class NewsService:
         if event.private:
             # A private link is its owner's alone: its events reach nobody's news.
             return 0
-        reached, token = 0, ""
+        reached = 0
+        page = await self._followers(event, "")
         while True:
-            # Who followed the author when the event happened, not when it is delivered.
-            page = await self._directory.followers_page(
-                event.username, self._followers_page_size, token, followed_before=event.timestamp
-            )
-            if page.followers:
-                await self._store.add(event, page.followers)
-                FEED_WRITES.inc(len(page.followers))
-                reached += len(page.followers)
-            if progress is not None:
-                await progress()
-            if not page.next_page_token:
+            # The next page is asked for while this one is written: with a large following
+            # the walk then takes about as long as the slower of the two, not their sum.
+            following = None
+            if page.next_page_token:
+                following = asyncio.ensure_future(self._followers(event, page.next_page_token))
+            try:
+                if page.followers:
+                    await self._store.add(event, page.followers)
+                    FEED_WRITES.inc(len(page.followers))
+                    reached += len(page.followers)
+                if progress is not None:
+                    await progress()
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(BaseException):
+                        await following
+                raise
+            if following is None:
                 return reached
-            token = page.next_page_token
+            page = await following
+
+    def _followers(self, event: LinkEvent, token: str) -> Awaitable[FollowersPage]:
+        # Who followed the author when the event happened, not when it is delivered.
+        return self._directory.followers_page(
+            event.username, self._followers_page_size, token, followed_before=event.timestamp
+        )
 
     async def get_news(self, username: str, page_size: int = 0, start_token: str = "") -> NewsPage:
         """One page of the user's news, newest first. A page size of 0 means the default.

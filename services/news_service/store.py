@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import orjson
+
 from delinkcious.models import EventType, LinkEvent, NewsEvent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,10 +37,16 @@ class Position:
     probe: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedItem:
     event: NewsEvent
-    position: Position
+    event_id: str
+    score: int
+
+    @property
+    def position(self) -> Position:
+        # Computed on demand: a page needs only its last item's.
+        return Position(self.score, probe_of(self.event_id))
 
 
 def score_of(moment: datetime) -> int:
@@ -67,12 +75,12 @@ def encode(event: LinkEvent) -> tuple[str, int]:
     return member, score
 
 
-def decode(member: str) -> FeedItem:
-    event_id, event_type, username, url, title, score = json.loads(member)
+def decode(member: str | bytes) -> FeedItem:
+    event_id, event_type, username, url, title, score = orjson.loads(member)
     event = NewsEvent(
         event_type=EventType(event_type), username=username, url=url, title=title, timestamp=_moment(score)
     )
-    return FeedItem(event=event, position=Position(score, probe_of(event_id)))
+    return FeedItem(event, event_id, score)
 
 
 def sort_key(member: str, score: int) -> tuple[int, bytes]:
