@@ -172,6 +172,20 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, service: str) -> None:
         self._service = service
+        # Labelled metric children, looked up once: `labels()` takes a lock and builds
+        # a key on every call.
+        self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._timers: dict[str, Any] = {}
+
+    def _count(self, method: str, code: grpc.StatusCode, elapsed: float) -> None:
+        counter = self._counters.get((method, code))
+        if counter is None:
+            counter = self._counters[(method, code)] = GRPC_REQUESTS.labels(self._service, method, code.name)
+        timer = self._timers.get(method)
+        if timer is None:
+            timer = self._timers[method] = GRPC_DURATION.labels(self._service, method)
+        counter.inc()
+        timer.observe(elapsed)
 
     async def intercept_service(
         self,
@@ -188,8 +202,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
         def finish(start: float, code: grpc.StatusCode, span: Span | None) -> None:
             elapsed = time.perf_counter() - start
-            GRPC_REQUESTS.labels(service, method, code.name).inc()
-            GRPC_DURATION.labels(service, method).observe(elapsed)
+            self._count(method, code, elapsed)
             if span is not None:
                 span.set_attribute("rpc.grpc.status_code", code.value[0])
                 if code in _SERVER_FAULTS:

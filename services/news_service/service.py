@@ -20,7 +20,7 @@ from delinkcious.models import (
     require_username,
 )
 from delinkcious.pagination import PageTokenCodec
-from news_service.store import MAX_SCORE, FeedStore, Position
+from news_service.store import MAX_SCORE, FeedItem, FeedStore, Position
 
 # The most social-graph-manager hands out per call.
 FOLLOWERS_PAGE_SIZE = 1000
@@ -96,6 +96,14 @@ class NewsService:
         """One page of the user's news, newest first. A page size of 0 means the default.
         The page token holds the position of the last event returned, so events that
         arrive between pages never cause a repeat or a skip."""
+        items, token = await self.news_items(username, page_size, start_token)
+        return NewsPage(events=[item.event for item in items], next_page_token=token)
+
+    async def news_items(
+        self, username: str, page_size: int = 0, start_token: str = ""
+    ) -> tuple[list[FeedItem], str]:
+        """`get_news` as the feed's entries and the next page's token, for a caller that
+        writes its own answer from them (the gRPC servicer)."""
         require_username(username, "username")
         if page_size == 0:
             page_size = DEFAULT_PAGE_SIZE
@@ -105,7 +113,7 @@ class NewsService:
         items = await self._store.page(username, page_size + 1, position)
         page, more = items[:page_size], len(items) > page_size
         token = self._encode(username, page[-1].position) if more else ""
-        return NewsPage(events=[item.event for item in page], next_page_token=token)
+        return page, token
 
     @staticmethod
     def _query(username: str) -> dict[str, str]:

@@ -39,13 +39,29 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    event: NewsEvent
+    """One feed entry, its member's fields parsed. The NewsEvent and the position are
+    built on demand: the gRPC answer is made from the fields, and a page needs only
+    its last item's position."""
+
     event_id: str
+    event_type: EventType
+    username: str
+    url: str
+    title: str
     score: int
 
     @property
+    def event(self) -> NewsEvent:
+        return NewsEvent(
+            event_type=self.event_type,
+            username=self.username,
+            url=self.url,
+            title=self.title,
+            timestamp=_moment(self.score),
+        )
+
+    @property
     def position(self) -> Position:
-        # Computed on demand: a page needs only its last item's.
         return Position(self.score, probe_of(self.event_id))
 
 
@@ -77,10 +93,7 @@ def encode(event: LinkEvent) -> tuple[str, int]:
 
 def decode(member: str | bytes) -> FeedItem:
     event_id, event_type, username, url, title, score = orjson.loads(member)
-    event = NewsEvent(
-        event_type=EventType(event_type), username=username, url=url, title=title, timestamp=_moment(score)
-    )
-    return FeedItem(event, event_id, score)
+    return FeedItem(event_id, EventType(event_type), username, url, title, score)
 
 
 def sort_key(member: str, score: int) -> tuple[int, bytes]:
