@@ -213,9 +213,11 @@ class ConsumerSpec:
     ack_wait_seconds: float = 30
     max_ack_pending: int = 1000
     batch: int = 20
-    # Handle a fetched batch's messages at once rather than one after another: for a
+    # Handle up to `batch` messages at once rather than one after another: for a
     # handler whose work is mostly waiting (news-manager's follower look-ups) and whose
     # effects do not depend on order, so a burst (an import) drains `batch` times faster.
+    # Messages are fetched whenever a handler slot is free, not once a whole batch is
+    # done: under a steady rate one slow message then delays nobody else's.
     concurrent: bool = False
 
 
@@ -233,8 +235,13 @@ async def run_consumer(
     sub: JetStreamContext.PullSubscription | None = None
     waiting = False
     next_sample = 0.0
+    in_flight: set[asyncio.Task[None]] = set()
+    slots = spec.batch if spec.concurrent else 1
     try:
         while not stop.is_set():
+            if len(in_flight) >= slots:
+                await _wait_for_a_slot(in_flight, stop)
+                continue
             try:
                 if sub is None:
                     await bus.ensure_streams()
@@ -243,7 +250,7 @@ async def run_consumer(
                 if time.monotonic() >= next_sample:
                     next_sample = time.monotonic() + LAG_SAMPLE_SECONDS
                     await _sample_lag(sub, spec)
-                msgs = await _fetch_unless_stopped(sub, spec.batch, stop)
+                msgs = await _fetch_unless_stopped(sub, slots - len(in_flight), stop)
             except NatsTimeout:
                 continue
             except (TimeoutError, ConnectionClosedError, NoServersError, ConnectionError, OSError) as exc:
@@ -258,17 +265,35 @@ async def run_consumer(
                 await _sleep_or_stop(stop, retry_delay)
                 continue
             waiting = False
-            if spec.concurrent:
-                await asyncio.gather(*(_handle(m, handler, spec, retry_delay, bus.name) for m in msgs))
-            else:
+            if not spec.concurrent:
                 for msg in msgs:
                     await _handle(msg, handler, spec, retry_delay, bus.name)
+                continue
+            for msg in msgs:
+                task = asyncio.create_task(_handle(msg, handler, spec, retry_delay, bus.name))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+        # Stopping: the messages in hand are finished (and acknowledged), as a plain
+        # consumer finishes its current one.
+        if in_flight:
+            await asyncio.wait(set(in_flight))
     finally:
+        for task in in_flight:
+            task.cancel()  # only when cancelled itself: unfinished work is redelivered
         if sub is not None:
             # Leaves the durable consumer in place; only this client's interest ends,
             # so the connection can drain without waiting on an open pull.
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+async def _wait_for_a_slot(in_flight: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    """Until a handler finishes, or a stop (then the caller finishes those in flight)."""
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({*in_flight, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
 
 
 async def _fetch_unless_stopped(

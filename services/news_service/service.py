@@ -3,6 +3,8 @@ reading a user's news a page at a time. No gRPC, HTTP or NATS here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
@@ -18,7 +20,7 @@ from delinkcious.models import (
     require_username,
 )
 from delinkcious.pagination import PageTokenCodec
-from news_service.store import MAX_SCORE, FeedStore, Position
+from news_service.store import MAX_SCORE, FeedItem, FeedStore, Position
 
 # The most social-graph-manager hands out per call.
 FOLLOWERS_PAGE_SIZE = 1000
@@ -59,26 +61,49 @@ class NewsService:
         if event.private:
             # A private link is its owner's alone: its events reach nobody's news.
             return 0
-        reached, token = 0, ""
+        reached = 0
+        page = await self._followers(event, "")
         while True:
-            # Who followed the author when the event happened, not when it is delivered.
-            page = await self._directory.followers_page(
-                event.username, self._followers_page_size, token, followed_before=event.timestamp
-            )
-            if page.followers:
-                await self._store.add(event, page.followers)
-                FEED_WRITES.inc(len(page.followers))
-                reached += len(page.followers)
-            if progress is not None:
-                await progress()
-            if not page.next_page_token:
+            # The next page is asked for while this one is written: with a large following
+            # the walk then takes about as long as the slower of the two, not their sum.
+            following = None
+            if page.next_page_token:
+                following = asyncio.ensure_future(self._followers(event, page.next_page_token))
+            try:
+                if page.followers:
+                    await self._store.add(event, page.followers)
+                    FEED_WRITES.inc(len(page.followers))
+                    reached += len(page.followers)
+                if progress is not None:
+                    await progress()
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(BaseException):
+                        await following
+                raise
+            if following is None:
                 return reached
-            token = page.next_page_token
+            page = await following
+
+    def _followers(self, event: LinkEvent, token: str) -> Awaitable[FollowersPage]:
+        # Who followed the author when the event happened, not when it is delivered.
+        return self._directory.followers_page(
+            event.username, self._followers_page_size, token, followed_before=event.timestamp
+        )
 
     async def get_news(self, username: str, page_size: int = 0, start_token: str = "") -> NewsPage:
         """One page of the user's news, newest first. A page size of 0 means the default.
         The page token holds the position of the last event returned, so events that
         arrive between pages never cause a repeat or a skip."""
+        items, token = await self.news_items(username, page_size, start_token)
+        return NewsPage(events=[item.event for item in items], next_page_token=token)
+
+    async def news_items(
+        self, username: str, page_size: int = 0, start_token: str = ""
+    ) -> tuple[list[FeedItem], str]:
+        """`get_news` as the feed's entries and the next page's token, for a caller that
+        writes its own answer from them (the gRPC servicer)."""
         require_username(username, "username")
         if page_size == 0:
             page_size = DEFAULT_PAGE_SIZE
@@ -88,7 +113,7 @@ class NewsService:
         items = await self._store.page(username, page_size + 1, position)
         page, more = items[:page_size], len(items) > page_size
         token = self._encode(username, page[-1].position) if more else ""
-        return NewsPage(events=[item.event for item in page], next_page_token=token)
+        return page, token
 
     @staticmethod
     def _query(username: str) -> dict[str, str]:

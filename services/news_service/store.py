@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import orjson
+
 from delinkcious.models import EventType, LinkEvent, NewsEvent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,10 +37,32 @@ class Position:
     probe: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedItem:
-    event: NewsEvent
-    position: Position
+    """One feed entry, its member's fields parsed. The NewsEvent and the position are
+    built on demand: the gRPC answer is made from the fields, and a page needs only
+    its last item's position."""
+
+    event_id: str
+    event_type: EventType
+    username: str
+    url: str
+    title: str
+    score: int
+
+    @property
+    def event(self) -> NewsEvent:
+        return NewsEvent(
+            event_type=self.event_type,
+            username=self.username,
+            url=self.url,
+            title=self.title,
+            timestamp=_moment(self.score),
+        )
+
+    @property
+    def position(self) -> Position:
+        return Position(self.score, probe_of(self.event_id))
 
 
 def score_of(moment: datetime) -> int:
@@ -67,12 +91,9 @@ def encode(event: LinkEvent) -> tuple[str, int]:
     return member, score
 
 
-def decode(member: str) -> FeedItem:
-    event_id, event_type, username, url, title, score = json.loads(member)
-    event = NewsEvent(
-        event_type=EventType(event_type), username=username, url=url, title=title, timestamp=_moment(score)
-    )
-    return FeedItem(event=event, position=Position(score, probe_of(event_id)))
+def decode(member: str | bytes) -> FeedItem:
+    event_id, event_type, username, url, title, score = orjson.loads(member)
+    return FeedItem(event_id, EventType(event_type), username, url, title, score)
 
 
 def sort_key(member: str, score: int) -> tuple[int, bytes]:

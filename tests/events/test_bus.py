@@ -131,3 +131,34 @@ async def test_a_concurrent_consumer_handles_a_batch_at_once(own_nats: NatsServe
 
 async def test_a_plain_consumer_handles_one_message_at_a_time(own_nats: NatsServer) -> None:
     assert await _in_flight_at_once(own_nats, concurrent=False) == 1
+
+
+async def test_a_slow_message_does_not_hold_up_those_fetched_after_it(own_nats: NatsServer) -> None:
+    """A concurrent consumer fetches while a handler is busy: a message published after
+    a slow one is handled before the slow one finishes."""
+    bus = EventBus(own_nats.url, "test")
+    await bus.connect()
+    release = asyncio.Event()
+    handled: list[bytes] = []
+
+    async def handler(msg: Msg) -> None:
+        if msg.data == b"slow":
+            await release.wait()
+        handled.append(msg.data)
+
+    await bus.ensure_streams()
+    stop = asyncio.Event()
+    spec = ConsumerSpec("LINKS", "slow-first", (link_subject("link_added"),), concurrent=True)
+    task = asyncio.create_task(run_consumer(bus, spec, handler, stop, retry_delay=0.05))
+    try:
+        await bus.publish(link_subject("link_added"), b"slow", str(uuid.uuid4()))
+        await asyncio.sleep(0.3)  # the slow one is fetched and in its handler
+        await bus.publish(link_subject("link_added"), b"quick", str(uuid.uuid4()))
+        await wait_until(lambda: handled == [b"quick"], within=5)
+        release.set()
+        await wait_until(lambda: handled == [b"quick", b"slow"], within=5)
+    finally:
+        release.set()
+        stop.set()
+        await task
+        await bus.close()

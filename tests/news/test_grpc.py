@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from delinkcious.clients.news import NewsClient
 from delinkcious.errors import InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 from delinkcious.grpcutil import caller_metadata
-from delinkcious.models import EventType, NewsEvent
+from delinkcious.models import EventType, NewsEvent, NewsPage
 from delinkcious.news.v1 import news_pb2, news_pb2_grpc
 from news_service.redis_store import RedisFeedStore
 from news_service.service import NewsService
@@ -96,6 +96,20 @@ async def test_paging_a_250_event_feed_returns_each_event_once_newest_first(runn
         title=seen[0].title,
         timestamp=BASE_TIME + timedelta(seconds=83),
     )
+
+
+async def test_the_json_page_is_what_the_news_page_serialises_to(running: Running) -> None:
+    reader = unique("r")
+    await fill(running.store, reader, 30)
+    # Titles beyond ASCII and a timestamp on a whole second, as the serialiser writes them.
+    odd = link_event("author", 99, at=BASE_TIME + timedelta(days=400))
+    await running.store.add(odd.model_copy(update={"title": 'Zürich "quoted" \\ ✓'}), [reader])
+    async with running.client() as client:
+        for token in ("", (await client.get_news(reader, 7)).next_page_token):
+            page = await client.get_news(reader, 7, token)
+            body = await client.get_news_json(reader, 7, token)
+            assert body == page.model_dump_json().encode()
+            assert NewsPage.model_validate_json(body) == page
 
 
 async def test_page_size_zero_is_the_default_of_twenty(running: Running) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
 import pytest
 
 from delinkcious.errors import InvalidArgument, Unavailable
-from delinkcious.models import EventType
+from delinkcious.models import EventType, FollowersPage, LinkEvent
 from delinkcious.pagination import PageTokenCodec
 from news_service.service import NewsService
 from news_service.store import InMemoryFeedStore
@@ -35,6 +39,58 @@ async def test_fan_out_reaches_every_follower_across_pages() -> None:
     assert store.size("author") == 0  # the author's own news does not show their links
     assert [c[2] for c in directory.calls] == ["", "10", "20"]
     assert len(progress) == 3
+
+
+class GatedStore(InMemoryFeedStore):
+    """Each write waits until the directory has been asked for the next page (or a
+    short while): a walk that asks only after writing takes the timeout every page."""
+
+    def __init__(self, directory: FakeFollowers, fail_on_write: bool = False) -> None:
+        super().__init__(max_length=1000)
+        self._directory = directory
+        self._fail = fail_on_write
+        self.overlapped = 0
+
+    async def add(self, event: LinkEvent, followers: Sequence[str]) -> None:
+        asked = len(self._directory.calls)
+        for _ in range(20):
+            if len(self._directory.calls) > asked:
+                self.overlapped += 1
+                break
+            await asyncio.sleep(0.01)
+        if self._fail:
+            raise Unavailable("the feed store is unavailable")
+        await super().add(event, followers)
+
+
+async def test_the_next_page_of_followers_is_asked_for_while_one_is_written() -> None:
+    followers = [f"f{i:03d}" for i in range(25)]
+    directory = FakeFollowers({"author": followers})
+    store = GatedStore(directory)
+    service = NewsService(store, directory, codec(), followers_page_size=10)
+    assert await service.fan_out(link_event("author", 1)) == 25
+    assert [c[2] for c in directory.calls] == ["", "10", "20"]
+    assert store.overlapped == 2  # the last page has no next one to overlap with
+    assert [store.size(f) for f in followers] == [1] * 25
+
+
+class SlowAfterTheFirstPage(FakeFollowers):
+    async def followers_page(
+        self, username: str, page_size: int, start_token: str, followed_before: datetime | None = None
+    ) -> FollowersPage:
+        page = await super().followers_page(username, page_size, start_token, followed_before)
+        if start_token:
+            await asyncio.Event().wait()  # never answers
+        return page
+
+
+async def test_a_failed_write_leaves_no_page_request_behind() -> None:
+    directory = SlowAfterTheFirstPage({"author": [f"f{i:03d}" for i in range(25)]})
+    store = GatedStore(directory, fail_on_write=True)
+    service = NewsService(store, directory, codec(), followers_page_size=10)
+    with pytest.raises(Unavailable):
+        await service.fan_out(link_event("author", 1))
+    assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
 async def test_an_author_without_followers_reaches_nobody() -> None:
