@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope
 
 from delinkcious.callers import CallerAuthenticator
 from delinkcious.errors import STATUS_CODES, DelinkciousError, PayloadTooLarge, RateLimited
-from delinkcious.observability import ReadinessCheck, RequestTelemetryMiddleware, ops_router
+from delinkcious.observability import ReadinessCheck, RequestTelemetryMiddleware, Responder, ops_router
 from delinkcious.outages import unavailable_for
 from delinkcious.settings import ServiceSettings
 
@@ -99,62 +100,38 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-class OutageMiddleware:
-    """Innermost: an error that escaped every handler and reports a lost dependency
-    (database, Redis, NATS) becomes a 503 here, inside the telemetry middleware, so
-    the request's metrics and log line carry the status the caller got. Any other
-    error passes on, to become a 500 like any other bug."""
+class ServiceMiddleware(RequestTelemetryMiddleware):
+    """The one middleware of every service's app, as one layer (each layer wraps send
+    and receive again, on every request): the request's telemetry (see
+    RequestTelemetryMiddleware), and inside it, so its metrics and log line carry the
+    status the caller got:
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            unavailable = unavailable_for(exc)
-            if unavailable is None or started:
-                raise
-            log.warning(
-                "dependency unavailable",
-                extra={"code": unavailable.code, "reason": f"{type(exc).__name__}: {exc}"[:300]},
-            )
-            await error_response(unavailable)(scope, receive, send)
-
-
-class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, whether or not Content-Length is honest.
-    `larger` raises the limit for the paths matching a pattern (a bulk import)."""
+    - bodies over the limit refused with 413, whether or not Content-Length is honest;
+      `larger` raises the limit for the paths matching a pattern (a bulk import);
+    - an error that escaped every handler and reports a lost dependency (database,
+      Redis, NATS) answered with 503. Any other error passes on, to become a 500 like
+      any other bug."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        service: str,
+        max_bytes: int = MAX_BODY_BYTES,
+        larger: Mapping[str, int] | None = None,
+        before_response: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
-        self.app = app
+        super().__init__(app, service, before_response)
         self.max_bytes = max_bytes
         self.larger = [(re.compile(pattern), limit) for pattern, limit in (larger or {}).items()]
 
     def _limit(self, path: str) -> int:
         return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Responder) -> None:
         max_bytes = self._limit(scope.get("path", ""))
-        too_large = PayloadTooLarge(f"request body is larger than {_size(max_bytes)}")
-        for name, value in scope.get("headers", []):
+        for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
-                await error_response(too_large)(scope, receive, send)
+                await error_response(_too_large(max_bytes))(scope, receive, send)
                 return
         received = 0
 
@@ -166,16 +143,32 @@ class BodySizeLimitMiddleware:
                 if received > max_bytes:
                     # FastAPI turns other errors raised while reading a body into a 400;
                     # an HTTPException passes through and renders as payload_too_large.
-                    raise StarletteHTTPException(413, too_large.message)
+                    raise StarletteHTTPException(413, _too_large(max_bytes).message)
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, send)
+        except Exception as exc:
+            unavailable = unavailable_for(exc)
+            if unavailable is None or send.started:
+                raise
+            log.warning(
+                "dependency unavailable",
+                extra={"code": unavailable.code, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+            await error_response(unavailable)(scope, receive, send)
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {_size(max_bytes)}")
 
 
 def _size(n: int) -> str:
     mib = 1024 * 1024
     return f"{n // mib} MiB ({n} bytes)" if n % mib == 0 else f"{n} bytes"
 
+
+NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -204,6 +197,10 @@ def create_service_app(
     from contextlib import asynccontextmanager
 
     app = FastAPI(
+        # FastAPI's own OpenTelemetry would add a second server span (and its metrics
+        # and log work) to every request; RequestTelemetryMiddleware already makes
+        # the span, metrics and log line, with our route templates and attributes.
+        telemetry=NO_NATIVE_TELEMETRY,
         title=title,
         description=description,
         version="1.0.0",
@@ -228,8 +225,12 @@ def create_service_app(
     app.include_router(ops_router(app.state.readiness_checks, in_schema=public))
     for router in routers:
         app.include_router(router)
-    # Added first, so innermost.
-    app.add_middleware(OutageMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, larger=larger_bodies)
-    app.add_middleware(RequestTelemetryMiddleware, service=settings.service_name)
+    # Awaited before any response starts; the gateway adds its revocations' publishing.
+    app.state.before_response = []
+    app.add_middleware(
+        ServiceMiddleware,
+        service=settings.service_name,
+        larger=larger_bodies,
+        before_response=app.state.before_response,
+    )
     return app

@@ -9,7 +9,7 @@ on its own: only an authenticated caller may act for a user.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, Request
@@ -38,10 +38,12 @@ class CallerAuthenticator:
         return caller
 
 
-def require_caller(*allowed: str) -> Callable[[Request], str]:
-    """A dependency that admits only the named callers and returns the caller's name."""
+def require_caller(*allowed: str) -> Callable[[Request], Awaitable[str]]:
+    """A dependency that admits only the named callers and returns the caller's name.
+    Async though it awaits nothing: FastAPI runs a plain function in its thread pool,
+    a thread hop on every internal request for a dictionary lookup."""
 
-    def dependency(request: Request) -> str:
+    async def dependency(request: Request) -> str:
         auth: CallerAuthenticator = request.app.state.caller_auth
         caller = auth.identify(request.headers.get(CALLER_TOKEN_HEADER))
         if caller not in allowed:

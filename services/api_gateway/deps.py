@@ -1,4 +1,7 @@
-"""Dependency aliases for the routes: the signed-in user (rate limited) and the backends."""
+"""Dependency aliases for the routes: the signed-in user (rate limited) and the backends.
+
+The client getters are async though they await nothing: FastAPI runs a plain function
+in its thread pool, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -20,22 +23,22 @@ async def signed_in_user(request: Request, username: CurrentUser) -> str:
     return username
 
 
-def _links(request: Request) -> LinkClient:
+async def _links(request: Request) -> LinkClient:
     client: LinkClient = request.app.state.links
     return client
 
 
-def _users(request: Request) -> UserClient:
+async def _users(request: Request) -> UserClient:
     client: UserClient = request.app.state.users
     return client
 
 
-def _social(request: Request) -> SocialGraphClient:
+async def _social(request: Request) -> SocialGraphClient:
     client: SocialGraphClient = request.app.state.social
     return client
 
 
-def _news(request: Request) -> NewsClient:
+async def _news(request: Request) -> NewsClient:
     client: NewsClient = request.app.state.news
     return client
 

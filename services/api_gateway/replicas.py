@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api_gateway.auth import TokenCache
 from api_gateway.login.states import RedisUsedStates, UsedStates
 from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
-from api_gateway.revocation import PublishBeforeResponding, SharedTokenCache
+from api_gateway.revocation import SharedTokenCache
 from api_gateway.settings import GatewaySettings
 from api_gateway.shared_state import SharedState
 
@@ -25,7 +25,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
         app.state.shared_state = shared
         cache = SharedTokenCache(settings.token_cache_seconds, shared)
         app.state.token_cache = cache
-        app.add_middleware(PublishBeforeResponding, cache=cache)
+        # A response is sent only after the revocations its request made were published,
+        # so a client told "logged out" finds its token refused everywhere.
+        app.state.before_response.append(cache.published)
         limiter = RedisRateLimiter(shared, settings.rate_limit_per_second, settings.rate_limit_burst)
     else:
         app.state.shared_state = None

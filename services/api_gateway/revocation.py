@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_gateway.auth import TokenCache
 from api_gateway.shared_state import REVOCATION_CHANNEL, SharedState
@@ -114,8 +113,8 @@ class SharedTokenCache(TokenCache):
     # ------------------------------------------------------------------ the channel
 
     def _publish(self, message: dict[str, str]) -> None:
-        # A task, as evict() is not async; PublishBeforeResponding makes the response
-        # that revoked the token wait for it, so the others know before the client does.
+        # A task, as evict() is not async; the app awaits published() before a response
+        # starts (replicas.install), so the others know before the client does.
         task = asyncio.get_running_loop().create_task(self._send(json.dumps(message)))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
@@ -177,27 +176,6 @@ class SharedTokenCache(TokenCache):
         self._set_live(False)
         if self._publishing:
             await asyncio.wait(self._publishing, timeout=1.0)
-
-
-class PublishBeforeResponding:
-    """ASGI middleware: a response is sent only after the revocations its request made
-    were published, so a client told "logged out" finds its token refused everywhere."""
-
-    def __init__(self, app: ASGIApp, cache: SharedTokenCache) -> None:
-        self.app = app
-        self.cache = cache
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_after_publishing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                await self.cache.published()
-            await send(message)
-
-        await self.app(scope, receive, send_after_publishing)
 
 
 async def _close(pubsub: Any) -> None:

@@ -135,6 +135,22 @@ async def test_a_caller_s_trace_is_continued_and_its_request_id_returned(
     assert {s.name for s in user_manager} == {"POST /tokens/validate", "GET /users/{username}"}
 
 
+async def test_each_hop_is_one_server_span_ours(system: System, telemetry: Telemetry) -> None:
+    """FastAPI's own instrumentation stays off: it would add a second server span (and
+    its own metrics) to every request, beside the one our middleware makes."""
+    token = await system.login(unique("single"))
+    telemetry.spans.clear()
+
+    async with system.client(token) as c:
+        response = await c.get("/v1/me")
+    assert response.status_code == 200, response.text
+
+    [root] = find(telemetry.finished(), SpanKind.SERVER, "api-gateway", "GET /v1/me")
+    servers = find(in_trace(telemetry.finished(), root.context.trace_id).values(), SpanKind.SERVER)
+    assert sorted(s.name for s in servers) == ["GET /users/{username}", "GET /v1/me", "POST /tokens/validate"]
+    assert all(service_of(s) for s in servers), [s.instrumentation_scope for s in servers]
+
+
 @pytest.mark.parametrize("presented", ["", "has space", "x" * 129, "-leading-dash", "semi;colon"])
 async def test_a_malformed_request_id_is_replaced(system: System, presented: str) -> None:
     async with system.client() as c:

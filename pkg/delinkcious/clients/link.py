@@ -26,16 +26,15 @@ class LinkClient(LinkBulk):
     async def list_links(
         self, username: str, filters: LinkFilter | None = None, page_size: int = 20, start_token: str = ""
     ) -> LinkPage:
-        filters = filters or LinkFilter()
-        params: dict[str, Any] = {"page_size": page_size, "tag": filters.tags}
-        for name in ("url_regex", "title_regex", "description_regex"):
-            if getattr(filters, name) is not None:
-                params[name] = getattr(filters, name)
-        if filters.private is not None:
-            params["private"] = "true" if filters.private else "false"
-        if start_token:
-            params["start_token"] = start_token
+        params = _list_params(filters, page_size, start_token)
         return await self.get_model(LinkPage, f"/users/{username}/links", params=params)
+
+    async def list_links_json(
+        self, username: str, filters: LinkFilter | None = None, page_size: int = 20, start_token: str = ""
+    ) -> bytes:
+        """list_links' LinkPage as link-manager's JSON, to forward as it is."""
+        params = _list_params(filters, page_size, start_token)
+        return await self.get_json(f"/users/{username}/links", params=params)
 
     async def get_link(self, username: str, url: str) -> Link:
         """NotFound when the user has no link with this url."""
@@ -61,6 +60,10 @@ class LinkClient(LinkBulk):
     async def list_tags(self, username: str) -> TagList:
         return await self.get_model(TagList, f"/users/{username}/tags")
 
+    async def list_tags_json(self, username: str) -> bytes:
+        """list_tags' TagList as link-manager's JSON, to forward as it is."""
+        return await self.get_json(f"/users/{username}/tags")
+
     async def rename_tag(self, username: str, old: str, new: str) -> TagCount:
         """NotFound when no link has `old`; InvalidArgument for a bad name."""
         body = {"name": new}
@@ -72,6 +75,19 @@ class LinkClient(LinkBulk):
     async def apply_check(self, result: LinkCheckResult) -> bool:
         response = await self.request("POST", "/link-checks", json=result.model_dump(mode="json"))
         return bool(response.json()["applied"])
+
+
+def _list_params(filters: LinkFilter | None, page_size: int, start_token: str) -> dict[str, Any]:
+    filters = filters or LinkFilter()
+    params: dict[str, Any] = {"page_size": page_size, "tag": filters.tags}
+    for name in ("url_regex", "title_regex", "description_regex"):
+        if getattr(filters, name) is not None:
+            params[name] = getattr(filters, name)
+    if filters.private is not None:
+        params["private"] = "true" if filters.private else "false"
+    if start_token:
+        params["start_token"] = start_token
+    return params
 
 
 def _tag_path(username: str, tag: str) -> str:

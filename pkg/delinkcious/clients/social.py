@@ -30,6 +30,14 @@ class SocialGraphClient(ServiceClient):
     async def followers(self, username: str) -> list[str]:
         return (await self.get_model(Followers, f"/users/{_seg(username)}/followers")).followers
 
+    async def following_json(self, username: str) -> bytes:
+        """Following as social-graph-manager's JSON, to forward as it is."""
+        return await self.get_json(f"/users/{_seg(username)}/following")
+
+    async def followers_json(self, username: str) -> bytes:
+        """Followers as social-graph-manager's JSON, to forward as it is."""
+        return await self.get_json(f"/users/{_seg(username)}/followers")
+
     async def followers_page(
         self,
         username: str,

@@ -25,6 +25,10 @@ class UserClient(ServiceClient):
     async def get_user(self, username: str) -> User:
         return await self.get_model(User, f"/users/{username}")
 
+    async def get_user_json(self, username: str) -> bytes:
+        """get_user's User as user-manager's JSON, to forward as it is."""
+        return await self.get_json(f"/users/{username}")
+
     async def issue_token(self, username: str) -> IssuedToken:
         return await self.send_model("POST", IssuedToken, f"/users/{username}/tokens")
 
@@ -45,6 +49,10 @@ class UserClient(ServiceClient):
 
     async def list_api_tokens(self, username: str) -> ApiTokenList:
         return await self.get_model(ApiTokenList, f"/users/{username}/api-tokens")
+
+    async def list_api_tokens_json(self, username: str) -> bytes:
+        """list_api_tokens' ApiTokenList as user-manager's JSON, to forward as it is."""
+        return await self.get_json(f"/users/{username}/api-tokens")
 
     async def delete_api_token(self, username: str, token_id: str) -> None:
         """NotFound unless the user has a token of that id."""

@@ -54,7 +54,8 @@ NEXT_PAGE = Query(
 )
 
 
-def context(request: Request) -> LoginContext:
+async def context(request: Request) -> LoginContext:
+    # Async though it awaits nothing: a plain function would run in the thread pool.
     login: LoginContext = request.app.state.login
     return login
 

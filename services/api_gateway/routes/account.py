@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from api_gateway.auth import TokenCache, presented_token, token_owner
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
+from api_gateway.forward import Forwarded
 from api_gateway.web import signout
 from delinkcious.metrics import LOGIN_ATTEMPTS
 from delinkcious.models import AnyCaseUsername, Identity, Strict
@@ -31,9 +32,9 @@ async def issue_login(users: Users, identity: Identity) -> LoginResponse:
     return LoginResponse(access_token=token.access_token, expires_in=token.expires_in, user=user)
 
 
-@router.get("/v1/me", responses=errors(*AUTHED), summary="The signed-in user")
-async def me(user: User, users: Users) -> UserModel:
-    return await users.get_user(user)
+@router.get("/v1/me", response_model=UserModel, responses=errors(*AUTHED), summary="The signed-in user")
+async def me(user: User, users: Users) -> Response:
+    return Forwarded(await users.get_user_json(user))
 
 
 @router.post("/logout", status_code=204, responses=errors(401, 403, 429, 503), summary="Revoke this token")

@@ -8,18 +8,19 @@ from fastapi import APIRouter, Query, Response
 
 from api_gateway.deps import Links, User
 from api_gateway.docs import AUTHED, errors
+from api_gateway.forward import Forwarded
 from delinkcious.models import Link, LinkListQuery, LinkPage, LinkUpdate, NewLink, Url
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
 
 
-@router.get("", responses=errors(*AUTHED), summary="List your links, newest first")
-async def list_links(user: User, query: Annotated[LinkListQuery, Query()], links: Links) -> LinkPage:
+@router.get("", response_model=LinkPage, responses=errors(*AUTHED), summary="List your links, newest first")
+async def list_links(user: User, query: Annotated[LinkListQuery, Query()], links: Links) -> Response:
     """Newest `created_at` first (ties: last saved first). Regex filters match
     case-insensitively anywhere in the field; every `tag` given must be on the link;
     `private` keeps only private (`true`) or public (`false`) links. Page with
     `next_page_token` until it is empty."""
-    return await links.list_links(user, query.filters(), query.page_size, query.start_token)
+    return Forwarded(await links.list_links_json(user, query.filters(), query.page_size, query.start_token))
 
 
 @router.post("", status_code=201, responses=errors(*AUTHED, 409), summary="Save a link")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from api_gateway.deps import Social, User
 from api_gateway.docs import AUTHED, errors
+from api_gateway.forward import Forwarded
 from delinkcious.models import AnyCaseUsername, Followers, Following, Strict
 
 router = APIRouter(prefix="/v1", tags=["social graph"])
@@ -19,9 +20,9 @@ class FollowRequest(Strict):
     followed: AnyCaseUsername
 
 
-@router.get("/following", responses=errors(*AUTHED), summary="Who you follow")
-async def following(user: User, social: Social) -> Following:
-    return Following(following=await social.following(user))
+@router.get("/following", response_model=Following, responses=errors(*AUTHED), summary="Who you follow")
+async def following(user: User, social: Social) -> Response:
+    return Forwarded(await social.following_json(user))
 
 
 @router.post("/following", status_code=204, responses=errors(*AUTHED, 404), summary="Follow someone")
@@ -38,6 +39,6 @@ async def unfollow(user: User, followed: Annotated[AnyCaseUsername, Query()], so
     return Response(status_code=204)
 
 
-@router.get("/followers", responses=errors(*AUTHED), summary="Who follows you")
-async def followers(user: User, social: Social) -> Followers:
-    return Followers(followers=await social.followers(user))
+@router.get("/followers", response_model=Followers, responses=errors(*AUTHED), summary="Who follows you")
+async def followers(user: User, social: Social) -> Response:
+    return Forwarded(await social.followers_json(user))

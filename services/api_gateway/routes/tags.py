@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Response
 
 from api_gateway.deps import Links, User
 from api_gateway.docs import AUTHED, errors
+from api_gateway.forward import Forwarded
 from delinkcious.models import Tag, TagCount, TagList, TagRename
 
 router = APIRouter(prefix="/v1/tags", tags=["tags"])
@@ -17,10 +18,10 @@ router = APIRouter(prefix="/v1/tags", tags=["tags"])
 TagName = Annotated[Tag, Path(description="The tag, as on the links (trimmed and lowercased)")]
 
 
-@router.get("", responses=errors(*AUTHED), summary="List your tags with counts")
-async def list_tags(user: User, links: Links) -> TagList:
+@router.get("", response_model=TagList, responses=errors(*AUTHED), summary="List your tags with counts")
+async def list_tags(user: User, links: Links) -> Response:
     """Sorted by name; `count` is how many of your links carry the tag."""
-    return await links.list_tags(user)
+    return Forwarded(await links.list_tags_json(user))
 
 
 @router.put("/{name:path}", responses=errors(*AUTHED, 404), summary="Rename a tag on every link that has it")

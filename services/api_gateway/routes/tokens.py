@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from api_gateway.auth import TokenCache
 from api_gateway.deps import User, Users
 from api_gateway.docs import AUTHED, errors
+from api_gateway.forward import Forwarded
 from delinkcious.models import ApiTokenList, CreatedApiToken, NewApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -23,11 +24,13 @@ async def create_token(user: User, body: NewApiToken, users: Users) -> CreatedAp
     return await users.create_api_token(user, body.name, body.scope)
 
 
-@router.get("", responses=errors(*AUTHED), summary="List your personal API tokens")
-async def list_tokens(user: User, users: Users) -> ApiTokenList:
+@router.get(
+    "", response_model=ApiTokenList, responses=errors(*AUTHED), summary="List your personal API tokens"
+)
+async def list_tokens(user: User, users: Users) -> Response:
     """Newest first, without their secrets. `last_used_at` (null until first used) is
     accurate to about a minute."""
-    return await users.list_api_tokens(user)
+    return Forwarded(await users.list_api_tokens_json(user))
 
 
 @router.delete(
