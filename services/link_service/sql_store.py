@@ -220,7 +220,8 @@ class SqlLinkStore:
             params[f"tag_{i}"] = tag
         try:
             with self._reading() as conn:
-                return [_stored(row) for row in conn.execute(stmt, params)]
+                rows = conn.execute(stmt, params).all()  # one fetchall, not a fetch per row
+            return [_stored(row) for row in rows]
         except DBAPIError as exc:
             if is_bad_regex_error(exc):
                 raise InvalidArgument("a regex filter is not a valid regular expression") from None
