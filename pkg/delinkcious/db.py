@@ -90,9 +90,10 @@ def regex_search(pattern: str, value: str | None) -> bool:
     return value is not None and _compile(pattern).search(value) is not None
 
 
-def regex_match(column: Any, pattern: str) -> sa.ColumnElement[bool]:
-    """Case-insensitive 'matches anywhere'; compiled per dialect below."""
-    return _RegexMatch(column, sa.literal(pattern))
+def regex_match(column: Any, pattern: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
+    """Case-insensitive 'matches anywhere'; compiled per dialect below. The pattern is
+    a value, or a bound parameter of a statement built once and run with many."""
+    return _RegexMatch(column, pattern if isinstance(pattern, sa.BindParameter) else sa.literal(pattern))
 
 
 class _RegexMatch(sa.sql.expression.FunctionElement[bool]):
@@ -135,42 +136,112 @@ def sqlite_busy_timeout(url: str) -> float:
     return seconds
 
 
-def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Postgres connections are checked before use (`pool_pre_ping`) and the pool is
+# How many threads use one engine at once: anyio's worker threads (40, FastAPI's sync
+# routes and dependencies) and a few more of asyncio's default executor (background
+# work). A pool that size never makes a request wait for a connection its thread
+# could have had; connections open lazily, so an idle service holds few.
+POOL_CONNECTIONS = 48
+# Postgres keeps this many open once used; the rest up to POOL_CONNECTIONS close when
+# a burst is over, so the server does not keep idle backends for every replica.
+POSTGRES_POOL_SIZE = 10
+# A pooled Postgres connection idle longer than this is pinged before use: one that
+# died while idle (a restart, a failover, an idle timeout) is replaced unseen, while a
+# busy pool, whose connections are seconds old at most, pays no round trip for it.
+# A connection that dies while in use fails its statement, which invalidates the whole
+# pool, so the next checkouts reconnect.
+PING_IDLE_SECONDS = 1.0
+# The execution option read-only work sets (see `read_only`).
+READ_ONLY_OPTION = "delinkcious_read_only"
+
+
+def create_db_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """Postgres connections idle for a while are checked before use and the pool is
     dropped when one turns out dead, so the engine recovers by itself once the
-    database is back; SQLite opens a connection per session."""
+    database is back. SQLite connections are pooled too, each opened once (functions,
+    PRAGMAs, WAL) and used by one thread at a time."""
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
-        busy = sqlite_busy_timeout(url)
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": busy}, poolclass=sa.pool.NullPool
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            dbapi_conn.create_function("dlk_regexp", 2, regex_search, deterministic=True)
-            # Autocommit at the driver level lets "BEGIN IMMEDIATE" below take the
-            # write lock up front, so concurrent writers queue instead of deadlocking.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            _switch_to_wal(cur, busy)
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return sa.create_engine(
+        return _sqlite_engine(url)
+    size = min(pool_size or POSTGRES_POOL_SIZE, POOL_CONNECTIONS)
+    engine = sa.create_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size * 2,
-        pool_pre_ping=True,
+        pool_size=size,
+        max_overflow=max(POOL_CONNECTIONS - size, size * 2),
         pool_recycle=1800,
         connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}", "connect_timeout": 5},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    busy = sqlite_busy_timeout(url)
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy},
+        poolclass=sa.pool.QueuePool,
+        pool_size=POOL_CONNECTIONS,
+        max_overflow=0,
+        # The connection returned last is handed out next: its page cache is warm, and
+        # a light load keeps to a few connections.
+        pool_use_lifo=True,
+        # A thread waits for a free connection as long as it would for the lock.
+        pool_timeout=busy,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.create_function("dlk_regexp", 2, regex_search, deterministic=True)
+        # Autocommit at the driver level lets "BEGIN IMMEDIATE" below take the
+        # write lock up front, so concurrent writers queue instead of deadlocking.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        _switch_to_wal(cur, busy)
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A read-only transaction takes no lock up front: in WAL it reads its snapshot
+        # alongside the writer. Every other transaction may write, so it takes the
+        # write lock at once; a deferred one that upgraded later could deadlock with
+        # another upgrading reader, each waiting for the other's snapshot to end.
+        if conn.get_execution_options().get(READ_ONLY_OPTION, False):
+            # Straight to the driver: a deferred BEGIN touches no file and takes no
+            # lock, so it cannot fail the way a statement whose errors SQLAlchemy
+            # classifies can, and the round through SQLAlchemy's execution was a
+            # sixth of a list request's CPU.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError(f"a pooled connection died while idle: {exc}") from exc
+
+
+def read_only(engine: Engine) -> Engine:
+    """The engine for work that only reads: on SQLite its transactions begin deferred,
+    so reads neither wait for the writer nor hold writers up."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def _switch_to_wal(cur: sqlite3.Cursor, patience_seconds: float = 30.0) -> None:
@@ -202,14 +273,19 @@ def ping(engine: Engine) -> None:
     takes the write lock (BEGIN IMMEDIATE), so a file some other connection holds
     locked fails the ping, within PING_LOCK_WAIT_SECONDS."""
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            # Set on the driver's connection before the transaction begins; the
-            # connection is not pooled, so the shorter wait ends with it.
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            wait = min(PING_LOCK_WAIT_SECONDS, sqlite_busy_timeout(engine.url.render_as_string()))
-            raw.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-        conn.execute(sa.text("SELECT 1"))
+        if conn.dialect.name != "sqlite":
+            conn.execute(sa.text("SELECT 1"))
+            return
+        # Set on the driver's connection before the transaction begins, and set back
+        # before the connection returns to the pool, where others expect the full wait.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        busy = sqlite_busy_timeout(engine.url.render_as_string())
+        raw.execute(f"PRAGMA busy_timeout={int(min(PING_LOCK_WAIT_SECONDS, busy) * 1000)}")
+        try:
+            conn.execute(sa.text("SELECT 1"))
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
 
 
 def sqlite_path(url: str) -> Path | None:

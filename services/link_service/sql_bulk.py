@@ -18,6 +18,7 @@ from delinkcious.errors import Unavailable
 from delinkcious.models import Link
 from link_service import sql_store
 from link_service.bulk import ImportItem, Outcome, plan_batch
+from link_service.sql_rows import LINK_COLUMNS, stored
 from link_service.store import StoredLink, new_event
 from link_service.tables import link_quota, link_tags, links, outbox
 
@@ -48,14 +49,12 @@ def _write_batch(
     ).scalar_one()
     urls = sorted({item.url for item in items})
     rows = s.execute(
-        sa.select(*sql_store._LINK_COLUMNS)
-        .where(links.c.owner == owner, links.c.url.in_(urls))
-        .with_for_update()
+        sa.select(*LINK_COLUMNS).where(links.c.owner == owner, links.c.url.in_(urls)).with_for_update()
     )
-    existing = {row.url: sql_store._stored(row) for row in rows}
+    existing = {row.url: stored(row) for row in rows}
     plan = plan_batch(items, existing, max_links - count, max_links, now)
 
-    ids = {url: stored.id for url, stored in existing.items()}
+    ids = {url: link.id for url, link in existing.items()}
     if plan.created:
         new_ids = s.execute(
             sa.insert(links).returning(links.c.id, sort_by_parameter_order=True),

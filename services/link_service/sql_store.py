@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from delinkcious import tracing
-from delinkcious.db import is_bad_regex_error, regex_match, transaction
+from delinkcious.db import is_bad_regex_error, read_only, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
-from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, LinkStatus, TagCount
+from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, TagCount
 from link_service.bulk import ImportItem, Outcome
+from link_service.group_commit import GroupCommitter
+from link_service.sql_rows import LINK_COLUMNS as _LINK_COLUMNS
+from link_service.sql_rows import stored as _stored
 from link_service.sql_tags import count_tag, retag_links
 from link_service.store import (
     LinkChange,
@@ -29,37 +34,7 @@ from link_service.store import (
 )
 from link_service.tables import link_quota, link_tags, links, outbox
 
-_LINK_COLUMNS = (
-    links.c.id,
-    links.c.owner,
-    links.c.url,
-    links.c.title,
-    links.c.description,
-    links.c.tags,
-    links.c.private,
-    links.c.status,
-    links.c.created_at,
-    links.c.updated_at,
-    links.c.checked_at,
-)
-
-
-def _stored(row: Any) -> StoredLink:
-    return StoredLink(
-        id=row.id,
-        owner=row.owner,
-        link=Link(
-            url=row.url,
-            title=row.title,
-            description=row.description,
-            tags=json.loads(row.tags),
-            private=row.private,
-            status=LinkStatus(row.status),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            checked_at=row.checked_at,
-        ),
-    )
+T = TypeVar("T")
 
 
 def _rowcount(result: object) -> int:
@@ -74,50 +49,67 @@ def _insert(session: Session, table: sa.Table) -> Any:
 class SqlLinkStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        bind = sessions.kw["bind"]
+        assert isinstance(bind, Engine)
+        # Reads run on plain connections of a read-only engine: no ORM session, and on
+        # SQLite a deferred transaction that runs alongside the writer.
+        self._reader = read_only(bind)
+        self._group = GroupCommitter(sessions) if bind.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._reader.connect() as conn:
+            yield conn
 
     # ------------------------------------------------------------------ writes
 
     def add(self, owner: str, link: Link, max_links: int) -> StoredLink:
+        context = tracing.capture()  # here: the write may run on another thread
         try:
-            with transaction(self._sessions) as s:
-                if self._find(s, owner, link.url, lock=False) is not None:
-                    raise AlreadyExists(f"a link with url {link.url} already exists")
-                s.execute(_insert(s, link_quota).values(owner=owner, link_count=0).on_conflict_do_nothing())
-                # Atomic check-and-increment: concurrent adds queue on this row's lock,
-                # and each re-reads the count the previous one committed.
-                taken = _rowcount(
-                    s.execute(
-                        sa.update(link_quota)
-                        .where(link_quota.c.owner == owner, link_quota.c.link_count < max_links)
-                        .values(link_count=link_quota.c.link_count + 1)
-                    )
-                )
-                if taken == 0:
-                    raise LimitExceeded(f"a user has at most {max_links} links")
-                link_id = s.execute(
-                    sa.insert(links)
-                    .values(
-                        owner=owner,
-                        url=link.url,
-                        title=link.title,
-                        description=link.description,
-                        tags=json.dumps(link.tags),
-                        private=link.private,
-                        status=link.status.value,
-                        created_at=link.created_at,
-                        updated_at=link.updated_at,
-                        checked_at=link.checked_at,
-                    )
-                    .returning(links.c.id)
-                ).scalar_one()
-                self._write_tags(s, link_id, link.tags)
-                stored = StoredLink(link_id, owner, link)
-                # The event happens when the link is saved, whatever created_at an import gave.
-                self._record(s, new_event(EventType.LINK_ADDED, stored, link.updated_at))
-                return stored
+            return self._write(lambda s: self._add(s, owner, link, max_links, context))
         except IntegrityError:
-            # Lost a race with an add of the same URL; the whole transaction rolled back.
+            # Lost a race with an add of the same URL; its changes rolled back.
             raise AlreadyExists(f"a link with url {link.url} already exists") from None
+
+    def _add(self, s: Session, owner: str, link: Link, max_links: int, context: str | None) -> StoredLink:
+        # Statements built once, run on the session's connection: SQLite runs every save
+        # on one writer, so what each costs in Python is the saves' throughput.
+        conn = s.connection()
+        if self._find(conn, owner, link.url, lock=False) is not None:
+            raise AlreadyExists(f"a link with url {link.url} already exists")
+        conn.execute(_quota_row(conn.dialect.name), {"owner": owner})
+        # Atomic check-and-increment: concurrent adds queue on this row's lock,
+        # and each re-reads the count the previous one committed.
+        if _rowcount(conn.execute(_TAKE_QUOTA, {"quota_owner": owner, "max_links": max_links})) == 0:
+            raise LimitExceeded(f"a user has at most {max_links} links")
+        link_id = conn.execute(
+            _INSERT_LINK,
+            {
+                "owner": owner,
+                "url": link.url,
+                "title": link.title,
+                "description": link.description,
+                "tags": json.dumps(link.tags),
+                "private": link.private,
+                "status": link.status.value,
+                "created_at": link.created_at,
+                "updated_at": link.updated_at,
+                "checked_at": link.checked_at,
+            },
+        ).scalar_one()
+        self._write_tags(conn, link_id, link.tags)
+        stored = StoredLink(link_id, owner, link)
+        # The event happens when the link is saved, whatever created_at an import gave.
+        self._record_many(conn, [new_event(EventType.LINK_ADDED, stored, link.updated_at)], context)
+        return stored
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """`work` in a write transaction: its own on Postgres, where writers run
+        concurrently; on SQLite, shared with the writes arriving meanwhile."""
+        if self._group is not None:
+            return self._group.run(work)
+        with transaction(self._sessions) as s:
+            return work(s)
 
     def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
         with transaction(self._sessions) as s:
@@ -159,31 +151,25 @@ class SqlLinkStore:
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         with transaction(self._sessions) as s:
             events = retag_links(s, owner, old, new, now)
-            self._record_many(s, events)
+            self._record_many(s, events, tracing.capture())
             carrying = count_tag(s, owner, new) if new is not None and events else 0
             return Retagged(len(events), carrying)
 
     def apply_check(self, result: LinkCheckResult) -> bool:
         title = (result.title or "").strip()[:500]
-        with transaction(self._sessions) as s:
-            applied = _rowcount(
-                s.execute(
-                    sa.update(links)
-                    .where(
-                        # The id pins the incarnation: a link deleted and re-added has a new id.
-                        links.c.id == result.link_id,
-                        links.c.owner == result.username,
-                        links.c.url == result.url,
-                        sa.or_(links.c.checked_at.is_(None), links.c.checked_at < result.checked_at),
-                    )
-                    .values(
-                        status=result.status.value,
-                        checked_at=result.checked_at,
-                        title=sa.case((links.c.title == "", title), else_=links.c.title),
-                    )
-                )
-            )
-            return bool(applied)
+        applied = sa.update(links).where(
+            # The id pins the incarnation: a link deleted and re-added has a new id.
+            links.c.id == result.link_id,
+            links.c.owner == result.username,
+            links.c.url == result.url,
+            sa.or_(links.c.checked_at.is_(None), links.c.checked_at < result.checked_at),
+        )
+        applied = applied.values(
+            status=result.status.value,
+            checked_at=result.checked_at,
+            title=sa.case((links.c.title == "", title), else_=links.c.title),
+        )
+        return self._write(lambda s: bool(_rowcount(s.execute(applied))))
 
     # ------------------------------------------------------------------ bulk import
 
@@ -197,8 +183,8 @@ class SqlLinkStore:
     # ------------------------------------------------------------------ reads
 
     def get(self, owner: str, url: str) -> StoredLink | None:
-        with self._sessions() as s:
-            return self._find(s, owner, url, lock=False)
+        with self._reading() as conn:
+            return self._find(conn, owner, url, lock=False)
 
     def tag_counts(self, owner: str) -> list[TagCount]:
         stmt = (
@@ -207,39 +193,35 @@ class SqlLinkStore:
             .where(links.c.owner == owner)
             .group_by(link_tags.c.tag)
         )
-        with self._sessions() as s:
-            counts = s.execute(stmt).all()
+        with self._reading() as conn:
+            counts = conn.execute(stmt).all()
         # Sorted here, by code point as link tags are, not by the database's collation.
         return [TagCount(name=tag, count=count) for tag, count in sorted(counts)]
 
     def find(self, query: LinkQuery) -> list[StoredLink]:
-        stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == query.owner)
+        stmt = _find_statement(
+            query.after is not None,
+            query.private is not None,
+            query.url_regex is not None,
+            query.title_regex is not None,
+            query.description_regex is not None,
+            len(query.tags),
+        )
+        params: dict[str, Any] = {"owner": query.owner, "limit": query.limit}
         if query.after is not None:
-            created_at, link_id = query.after
-            # Spelled out rather than as a row comparison, which SQLite's planner
-            # cannot turn into an index range; the leading term bounds the scan.
-            stmt = stmt.where(
-                links.c.created_at <= created_at,
-                sa.or_(
-                    links.c.created_at < created_at,
-                    sa.and_(links.c.created_at == created_at, links.c.id < link_id),
-                ),
-            )
+            params["after_at"], params["after_id"] = query.after
         if query.private is not None:
-            stmt = stmt.where(links.c.private == query.private)
-        for column, pattern in (
-            (links.c.url, query.url_regex),
-            (links.c.title, query.title_regex),
-            (links.c.description, query.description_regex),
-        ):
+            params["private"] = query.private
+        for name in ("url_regex", "title_regex", "description_regex"):
+            pattern = getattr(query, name)
             if pattern is not None:
-                stmt = stmt.where(regex_match(column, pattern))
-        for tag in query.tags:
-            stmt = stmt.where(sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == tag))
-        stmt = stmt.order_by(links.c.created_at.desc(), links.c.id.desc()).limit(query.limit)
+                params[name] = pattern
+        for i, tag in enumerate(query.tags):
+            params[f"tag_{i}"] = tag
         try:
-            with self._sessions() as s:
-                return [_stored(row) for row in s.execute(stmt)]
+            with self._reading() as conn:
+                rows = conn.execute(stmt, params).all()  # one fetchall, not a fetch per row
+            return [_stored(row) for row in rows]
         except DBAPIError as exc:
             if is_bad_regex_error(exc):
                 raise InvalidArgument("a regex filter is not a valid regular expression") from None
@@ -251,8 +233,8 @@ class SqlLinkStore:
         return [entry.event for entry in self.pending_outbox(limit)]
 
     def pending_outbox(self, limit: int) -> list[OutboxEntry]:
-        with self._sessions() as s:
-            rows = s.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 sa.select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
             )
             return [
@@ -274,8 +256,8 @@ class SqlLinkStore:
 
     def outbox_backlog(self) -> tuple[int, datetime | None]:
         waiting = outbox.c.published_at.is_(None)
-        with self._sessions() as s:
-            count, oldest = s.execute(
+        with self._reading() as conn:
+            count, oldest = conn.execute(
                 sa.select(sa.func.count(), sa.func.min(outbox.c.occurred_at)).where(waiting)
             ).one()
         return int(count), oldest
@@ -283,8 +265,8 @@ class SqlLinkStore:
     def mark_published(self, event_ids: list[str], now: datetime) -> None:
         if not event_ids:
             return
-        with transaction(self._sessions) as s:
-            s.execute(sa.update(outbox).where(outbox.c.event_id.in_(event_ids)).values(published_at=now))
+        published = sa.update(outbox).where(outbox.c.event_id.in_(event_ids)).values(published_at=now)
+        self._write(lambda s: s.execute(published))
 
     def purge_published(self, before: datetime) -> int:
         with transaction(self._sessions) as s:
@@ -311,31 +293,27 @@ class SqlLinkStore:
             .order_by(last_seen, links.c.id)
             .limit(limit)
         )
-        with self._sessions() as s:
-            return [CheckRequest(link_id=r.id, username=r.owner, url=r.url) for r in s.execute(stmt)]
+        with self._reading() as conn:
+            return [CheckRequest(link_id=r.id, username=r.owner, url=r.url) for r in conn.execute(stmt)]
 
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _find(s: Session, owner: str, url: str, *, lock: bool) -> StoredLink | None:
-        stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == owner, links.c.url == url)
-        if lock:
-            stmt = stmt.with_for_update()  # ignored by SQLite, whose writers are serialised anyway
-        row = s.execute(stmt).one_or_none()
+    def _find(s: Session | Connection, owner: str, url: str, *, lock: bool) -> StoredLink | None:
+        row = s.execute(_FIND_LOCKED if lock else _FIND, {"owner": owner, "url": url}).one_or_none()
         return None if row is None else _stored(row)
 
     @staticmethod
-    def _write_tags(s: Session, link_id: int, tags: Sequence[str]) -> None:
+    def _write_tags(s: Session | Connection, link_id: int, tags: Sequence[str]) -> None:
         if tags:
-            s.execute(sa.insert(link_tags), [{"link_id": link_id, "tag": t} for t in tags])
+            s.execute(_INSERT_TAG, [{"link_id": link_id, "tag": t} for t in tags])
 
     @classmethod
     def _record(cls, s: Session, event: LinkEvent) -> None:
-        cls._record_many(s, [event])
+        cls._record_many(s, [event], tracing.capture())
 
     @staticmethod
-    def _record_many(s: Session, events: list[LinkEvent]) -> None:
-        context = tracing.capture()
+    def _record_many(s: Session | Connection, events: list[LinkEvent], context: str | None) -> None:
         rows = [
             {
                 "event_id": event.event_id,
@@ -351,4 +329,62 @@ class SqlLinkStore:
             for event in events
         ]
         if rows:
-            s.execute(sa.insert(outbox), rows)
+            s.execute(_INSERT_EVENT, rows)
+
+
+@lru_cache(maxsize=256)
+def _find_statement(
+    after: bool, private: bool, url_regex: bool, title_regex: bool, description_regex: bool, tags: int
+) -> sa.Select[Any]:
+    """A list query's statement for one shape of filters, with its values as bound
+    parameters: built once per shape, so SQLAlchemy's compiled cache hits without
+    rebuilding the statement and its cache key on every request."""
+    stmt = sa.select(*_LINK_COLUMNS).where(links.c.owner == sa.bindparam("owner"))
+    if after:
+        created_at = sa.bindparam("after_at", type_=links.c.created_at.type)
+        link_id = sa.bindparam("after_id", type_=links.c.id.type)
+        # Spelled out rather than as a row comparison, which SQLite's planner
+        # cannot turn into an index range; the leading term bounds the scan.
+        stmt = stmt.where(
+            links.c.created_at <= created_at,
+            sa.or_(
+                links.c.created_at < created_at,
+                sa.and_(links.c.created_at == created_at, links.c.id < link_id),
+            ),
+        )
+    if private:
+        stmt = stmt.where(links.c.private == sa.bindparam("private"))
+    for column, name, wanted in (
+        (links.c.url, "url_regex", url_regex),
+        (links.c.title, "title_regex", title_regex),
+        (links.c.description, "description_regex", description_regex),
+    ):
+        if wanted:
+            stmt = stmt.where(regex_match(column, sa.bindparam(name, type_=sa.String)))
+    for i in range(tags):
+        tagged = link_tags.c.link_id == links.c.id, link_tags.c.tag == sa.bindparam(f"tag_{i}")
+        stmt = stmt.where(sa.exists().where(*tagged))
+    return stmt.order_by(links.c.created_at.desc(), links.c.id.desc()).limit(sa.bindparam("limit"))
+
+
+_FIND = sa.select(*_LINK_COLUMNS).where(
+    links.c.owner == sa.bindparam("owner"), links.c.url == sa.bindparam("url")
+)
+_FIND_LOCKED = _FIND.with_for_update()  # ignored by SQLite, whose writers are serialised anyway
+_TAKE_QUOTA = (
+    sa.update(link_quota)
+    .where(
+        link_quota.c.owner == sa.bindparam("quota_owner"), link_quota.c.link_count < sa.bindparam("max_links")
+    )
+    .values(link_count=link_quota.c.link_count + 1)
+)
+_INSERT_LINK = sa.insert(links).returning(links.c.id)
+_INSERT_TAG = sa.insert(link_tags)
+_INSERT_EVENT = sa.insert(outbox)
+
+
+@lru_cache(maxsize=4)
+def _quota_row(dialect: str) -> Any:
+    """Creates the owner's quota row if missing (each dialect spells it its own way)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(link_quota).values(link_count=0).on_conflict_do_nothing()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
@@ -39,6 +40,7 @@ from delinkcious.models import (
 from delinkcious.observability import ReadinessCheck
 from delinkcious.pagination import PageTokenCodec
 from link_service.bulk_routes import IMPORT_PATH, bulk_router
+from link_service.encoding import link_page_json
 from link_service.service import LinkService
 from link_service.settings import LinkSettings
 from link_service.sql_store import SqlLinkStore
@@ -53,7 +55,9 @@ class CheckApplied(BaseModel):
     applied: bool
 
 
-def get_service(request: Request) -> LinkService:
+# Async, as it does no I/O: FastAPI runs a sync dependency in a worker thread, a hop
+# per request for a single attribute read.
+async def get_service(request: Request) -> LinkService:
     service: LinkService = request.app.state.service
     return service
 
@@ -63,9 +67,19 @@ ServiceDep = Annotated[LinkService, Depends(get_service)]
 router = APIRouter()
 
 
-@router.get("/users/{username}/links", dependencies=[callers(GATEWAY)])
-def list_links(username: Username, query: Annotated[LinkListQuery, Query()], service: ServiceDep) -> LinkPage:
-    return service.list_links(username, query.filters(), query.page_size, query.start_token)
+@router.get("/users/{username}/links", dependencies=[callers(GATEWAY)], response_model=LinkPage)
+async def list_links(
+    username: Username, query: Annotated[LinkListQuery, Query()], service: ServiceDep
+) -> Response:
+    # The read and the encoding in one worker thread: a regex filter may run for a
+    # while, and the database may make it wait, neither of which the event loop may.
+    # The page is encoded once, there, rather than validated again and serialised by
+    # FastAPI on the loop.
+    def page() -> bytes:
+        found = service.list_links(username, query.filters(), query.page_size, query.start_token)
+        return link_page_json(found)
+
+    return Response(await run_in_threadpool(page), media_type="application/json")
 
 
 @router.get("/users/{username}/links/one", dependencies=[callers(GATEWAY)])
