@@ -34,10 +34,20 @@ class SqlService:
     table: str  # the table the probe request reads
     probe: str  # GET path that reads it
     ok: int  # the probe's status while the database is there
+    # A POST body that writes the table, for a service whose reads run beside SQLite's
+    # writer (deferred read transactions in WAL): a held write lock stops only writes.
+    write: dict[str, str] | None = None
 
 
 SERVICES = [
-    SqlService("link-manager", "LINK_MANAGER_DATABASE_URL", "links", "/users/alice/links", 200),
+    SqlService(
+        "link-manager",
+        "LINK_MANAGER_DATABASE_URL",
+        "links",
+        "/users/alice/links",
+        200,
+        {"url": "https://example.com/"},
+    ),
     SqlService("user-manager", "USER_MANAGER_DATABASE_URL", "users", "/users/alice", 404),
     SqlService(
         "social-graph-manager", "SOCIAL_GRAPH_MANAGER_DATABASE_URL", "follows", "/users/alice/following", 200
@@ -55,8 +65,20 @@ def service_env(database_url: str, service: SqlService, nats_url: str) -> dict[s
     return env
 
 
+def ask(c: httpx.Client, run: Running, service: SqlService, *, write: bool = False) -> httpx.Response:
+    """The probe read, or with `write` (and a service that has one) a write of a new link."""
+    if write and service.write is not None:
+        body = {key: f"{value}{time.monotonic_ns()}" for key, value in service.write.items()}
+        return c.post(service.probe, json=body, headers=run.caller())
+    return c.get(service.probe, headers=run.caller())
+
+
+def ok_status(service: SqlService, *, write: bool) -> int:
+    return 201 if write and service.write is not None else service.ok
+
+
 @contextmanager
-def load(run: Running, service: SqlService) -> Iterator[list[int]]:
+def load(run: Running, service: SqlService, *, write: bool = False) -> Iterator[list[int]]:
     """Probe requests, one after another from two threads, for as long as the block
     runs; yields the statuses seen so far."""
     statuses: list[int] = []
@@ -65,7 +87,7 @@ def load(run: Running, service: SqlService) -> Iterator[list[int]]:
     def keep_asking() -> None:
         with run.client(service.name) as c:
             while not stop.is_set():
-                statuses.append(c.get(service.probe, headers=run.caller()).status_code)
+                statuses.append(ask(c, run, service, write=write).status_code)
                 time.sleep(0.05)
 
     with ThreadPoolExecutor(2) as pool:
@@ -145,21 +167,25 @@ def test_sqlite_locked_past_its_busy_timeout_is_a_503_and_the_service_recovers(
 ) -> None:
     path = tmp_path / f"{service.name}.db"
     env = service_env(f"sqlite:///{path}?timeout=1", service, nats_url)
+    ok = ok_status(service, write=True)
     with started(tmp_path / "data", env, only=[service.name]) as run, run.client(service.name) as c:
         assert c.get(service.probe, headers=run.caller()).status_code == service.ok
-        with load(run, service) as statuses:
+        with load(run, service, write=True) as statuses:
             holder = sqlite3.connect(path, isolation_level=None)
             holder.execute("BEGIN IMMEDIATE")
             try:
                 started_at = time.monotonic()
-                assert_unavailable(c.get(service.probe, headers=run.caller()))
+                assert_unavailable(ask(c, run, service, write=True))
                 assert time.monotonic() - started_at >= 0.9  # it waited out the busy timeout first
+                if service.write is not None:
+                    # Reads go on beside the held write lock.
+                    assert c.get(service.probe, headers=run.caller()).status_code == service.ok
                 assert_not_ready(c.get("/readyz"), "database")
                 assert "database is locked" in c.get("/readyz").json()["failed"]["database"]
             finally:
                 holder.rollback()
                 holder.close()
             check_recovered(run, service)
-        assert set(statuses) <= {service.ok, 503}, statuses
-        assert 503 in statuses and statuses[-1] == service.ok, statuses
+        assert set(statuses) <= {ok, 503}, statuses
+        assert 503 in statuses and statuses[-1] == ok, statuses
     run.assert_no_500()
