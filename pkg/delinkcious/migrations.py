@@ -5,10 +5,11 @@ version table, so services never step on each other even when they share a
 database server. On Postgres an advisory lock makes concurrent starts (several
 replicas, or a migration Job racing a pod) apply each revision exactly once.
 
-A serving process migrates in a short-lived child process: Alembic (with Mako and
-its dialect modules) is some 10 MB resident that a service would otherwise keep for
-its whole life to use once. The child's log records are logged by the service, so
-they look like the service's own lines.
+A serving process (one started by delinkcious.server) migrates in a short-lived
+child process: Alembic (with Mako and its dialect modules) is some 10 MB resident
+that a service would otherwise keep for its whole life to use once. The child's log
+records are logged by the service, so they look like the service's own lines. An app
+built in a test migrates in-process, which is quicker than starting an interpreter.
 """
 
 from __future__ import annotations
@@ -34,9 +35,19 @@ log = logging.getLogger("delinkcious.migrations")
 # What the child runs: a fresh interpreter that imports only what migrating needs.
 _CHILD = "from delinkcious.migrations import child_main; child_main()"
 # A LogRecord's fields the child sends; the rest of its __dict__ are the extras.
-_RECORD_FIELDS = ("name", "levelno", "levelname", "pathname", "lineno", "funcName", "created")
+_RECORD_FIELDS = ("name", "levelno", "levelname", "pathname", "lineno", "funcName", "created", "process")
 _MAX_LINE = 4 * 1024 * 1024  # one record, a long traceback included
 _SKIPPED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+_in_child_process = False
+
+
+def migrate_in_child_processes() -> None:
+    """From now on migrated_engine migrates in a child process (a process that goes on
+    serving calls this before it starts)."""
+    global _in_child_process
+    _in_child_process = True
 
 
 class MigrationFailed(RuntimeError):
@@ -115,13 +126,16 @@ def migrate_database(url: str, script_location: Path, version_table: str) -> boo
 
 @asynccontextmanager
 async def migrated_engine(url: str, script_location: Path, version_table: str) -> AsyncIterator[Engine]:
-    """A service lifespan's database: the engine, migrated (in a child process) before
-    the service serves, disposed when it stops."""
+    """A service lifespan's database: the engine, migrated before the service serves,
+    disposed when it stops."""
     from delinkcious.db import create_db_engine
 
     engine = create_db_engine(url)
     try:
-        await migrate_in_child(url, script_location, version_table)
+        if _in_child_process:
+            await migrate_in_child(url, script_location, version_table)
+        else:
+            await asyncio.to_thread(upgrade_to_head, engine, script_location, version_table)
         yield engine
     finally:
         engine.dispose()

@@ -4,12 +4,14 @@ schema a newer release already migrated."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from delinkcious import migrations
 from delinkcious.db import create_db_engine
 from delinkcious.migrations import MigrationFailed, migrate_in_child, upgrade_to_head
 from link_service.transport import MIGRATIONS
@@ -47,6 +49,7 @@ async def test_a_service_migrates_in_a_child_and_logs_its_lines(
     assert await migrate_in_child(sqlite_url, MIGRATIONS, TABLE) is True
     upgrades = [r for r in caplog.records if r.getMessage().startswith("Running upgrade")]
     assert upgrades and all(r.name == "alembic.runtime.migration" for r in upgrades)
+    assert all(r.process != os.getpid() for r in upgrades)  # logged here, done there
     engine = create_db_engine(sqlite_url)
     try:
         assert revision(engine) == sorted(_revisions())[-1]
@@ -88,3 +91,15 @@ def _revisions() -> list[str]:
             if line.startswith("revision = "):
                 found.append(line.split('"')[1])
     return found
+
+
+async def test_a_serving_process_migrates_its_engine_in_a_child(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(migrations, "_in_child_process", False)
+    migrations.migrate_in_child_processes()  # what delinkcious.server.serve does
+    async with migrations.migrated_engine(sqlite_url, MIGRATIONS, TABLE) as engine:
+        assert revision(engine) == sorted(_revisions())[-1]
+    upgrades = [r for r in caplog.records if r.getMessage().startswith("Running upgrade")]
+    assert upgrades and all(r.process != os.getpid() for r in upgrades)
