@@ -82,6 +82,15 @@ PRELOAD = (
     "jinja2",
     "multipart",
     "wrapt",
+    # Loaded by the services too, through the libraries above.
+    "pydantic.v1",
+    "fastapi.templating",
+    "google.protobuf.timestamp_pb2",
+    "opentelemetry.sdk.trace.export",
+    "sqlalchemy.ext.compiler",
+    "sqlite3",
+    "xml.etree.ElementTree",
+    "html.parser",
 )
 
 
