@@ -32,7 +32,7 @@ def test_a_forked_service_is_its_own_process_with_its_own_output_and_command_lin
     out = io.StringIO()
     with LocalSystem(tmp_path, env=caller_env(), services=(forked("alpha"),), out=out) as system:
         pid = system.pids["alpha"]
-        assert system._forks is not None and parent_of(pid) == system._forks.pid
+        assert parent_of(pid) == system.fork_server_pid
         assert os.getpgid(pid) == pid and os.getsid(pid) == pid
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         assert cmdline[1:] == [b"-m", b"tests.localrun.fake_service"]
@@ -45,7 +45,7 @@ def test_a_forked_service_is_its_own_process_with_its_own_output_and_command_lin
 def test_the_fork_server_can_be_turned_off(tmp_path: Path) -> None:
     env = caller_env(**{FORK_ENV: "0"})
     with LocalSystem(tmp_path, env=env, services=(forked("alpha"),), out=io.StringIO()) as system:
-        assert system._forks is None
+        assert system.fork_server_pid is None
         assert parent_of(system.pids["alpha"]) == os.getpid()
 
 
@@ -90,5 +90,21 @@ def test_a_forked_service_drains_on_sigterm_and_exits_0(tmp_path: Path) -> None:
     try:
         system.kill("calm", signal.SIGTERM)
         assert system.returncode("calm") == 0
+    finally:
+        system.stop()
+
+
+def test_without_its_fork_server_a_service_restarts_as_a_process_of_its_own(tmp_path: Path) -> None:
+    out = io.StringIO()
+    system = LocalSystem(tmp_path, env=caller_env(), services=(forked("a"),), out=out)
+    try:
+        system.start()
+        server = system.fork_server_pid
+        assert server is not None
+        os.kill(server, signal.SIGKILL)  # its children get SIGTERM from the kernel
+        assert system.wait() == "a"
+        system.restart("a")
+        assert parent_of(system.pids["a"]) == os.getpid()
+        assert "a: the fork server is gone" in out.getvalue()
     finally:
         system.stop()

@@ -228,6 +228,12 @@ class LocalSystem:
     def pids(self) -> dict[str, int]:
         return {c.spec.name: c.proc.pid for c in self._children}
 
+    @property
+    def fork_server_pid(self) -> int | None:
+        """The process the Python services are forked from (it shares their libraries'
+        memory, so a measure of the run's memory counts it), while it runs."""
+        return self._forks.pid if self._forks is not None else None
+
     def returncode(self, name: str) -> int | None:
         return next((c.proc.poll() for c in self._children if c.spec.name == name), None)
 
