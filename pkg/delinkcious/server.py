@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from delinkcious.logging import configure_logging
+from delinkcious.migrations import migrate_in_child_processes
 from delinkcious.settings import ServiceSettings, load_settings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -19,6 +20,9 @@ S = TypeVar("S", bound=ServiceSettings)
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging(settings.service_name, settings.log_level)
+    # A serving process keeps what it imports for its whole life: Alembic, used once
+    # at start, stays in a child process.
+    migrate_in_child_processes()
     uvicorn.run(
         app,
         host=settings.host,

@@ -126,11 +126,20 @@ class LibrarySpansInTraces(SpanProcessor):
 
 
 def _instrument_libraries() -> None:
+    # Redis commands are traced in the processes that use Redis. The instrumentation
+    # imports the client library (some 20 MB resident), so it is installed once
+    # `redis` is imported (at once if it already is), not in every service.
+    import wrapt
+
+    wrapt.register_post_import_hook(_instrument_redis, "redis")
+    _instrument_sqlalchemy()
+
+
+def _instrument_redis(_module: object) -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     # Global: clients created from now on are traced.
     RedisInstrumentor().instrument()
-    _instrument_sqlalchemy()
 
 
 # ---------------------------------------------------------------------- SQL spans

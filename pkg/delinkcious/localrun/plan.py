@@ -31,6 +31,13 @@ class ProcessSpec:
     infrastructure: bool = False  # NATS, Redis: stopped after the services that use them
     starts_after: tuple[str, ...] = ()  # processes of this run that must be ready first
 
+    @property
+    def module(self) -> str | None:
+        """The module of a `python -m MODULE ...` process (which the fork server can fork)."""
+        if len(self.argv) >= 3 and self.argv[0] == sys.executable and self.argv[1] == "-m":
+            return self.argv[2]
+        return None
+
 
 def _explicit_port(var: str | None, env: Mapping[str, str]) -> int | None:
     raw = env.get(var, "").strip() if var else ""

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
-import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Protocol
 
 _PROC = Path("/proc")
+# Loaded before any fork: the child between fork and exec should only make the call.
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
 
 
-def signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+class Process(Protocol):
+    """What the runner needs of a child: subprocess.Popen, or a forked service."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+
+def signal_group(proc: Process, sig: signal.Signals) -> None:
     # The child leads its own group (start_new_session), so its PID is the group ID.
     try:
         os.killpg(proc.pid, sig)
@@ -21,6 +44,42 @@ def signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGTERM to this process when its parent dies, even by SIGKILL. (Linux sends it
+    when the parent's thread that started this process ends.)"""
+    if _LIBC is None:
+        return
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the call took effect
+        os._exit(1)
+
+
+def die_with_runner(runner_pid: int) -> Callable[[], None] | None:
+    """A preexec_fn: each child gets SIGTERM when the runner dies, so nothing is left
+    behind (start the system from a thread that lives as long as it, as the runner's
+    main thread)."""
+    if _LIBC is None:
+        return None
+    return lambda: die_with_parent(runner_pid)
+
+
+def set_command_line(argv: list[str]) -> None:
+    """Rewrites what /proc/<pid>/cmdline (ps, pgrep -f) shows, within the room the
+    original command line had: a forked service shows as the command it stands for."""
+    if _LIBC is None:
+        return
+    try:
+        fields = (_PROC / "self" / "stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: proc(5) fields 48, 49
+    except (OSError, ValueError, IndexError):
+        return
+    room = end - start
+    if room <= 1:
+        return
+    text = "\0".join(argv).encode(errors="replace")[: room - 1]
+    ctypes.memmove(start, text.ljust(room, b"\0"), room)
 
 
 def group_alive(pgid: int) -> bool:

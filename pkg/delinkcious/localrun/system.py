@@ -6,8 +6,6 @@ exercise exactly what a developer runs.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -18,21 +16,25 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
 from delinkcious.localrun.catalog import SERVICES, ServiceDef, select
+from delinkcious.localrun.forked import ForkServer, ForkUnavailable
 from delinkcious.localrun.lock import LOCK_FILE, RunLock
 from delinkcious.localrun.logs import Printer, render
 from delinkcious.localrun.plan import PlanError, ProcessSpec, plan, secret_names
-from delinkcious.localrun.procs import signal_group, wait_group_gone
+from delinkcious.localrun.procs import Process, die_with_runner, signal_group, wait_group_gone
 from delinkcious.localrun.secretfile import SECRETS_FILE, load_or_create
 
 DATA_DIR_ENV = "DELINKCIOUS_DATA_DIR"
 READY_TIMEOUT_ENV = "DELINKCIOUS_READY_TIMEOUT"
+# "0": start every Python service as its own interpreter instead of forking it from
+# the fork server (which shares the libraries' memory among them).
+FORK_ENV = "DELINKCIOUS_FORK_SERVER"
 DEFAULT_READY_TIMEOUT = 60.0
 TAIL_LINES = 40
 _POLL = 0.2
@@ -60,7 +62,7 @@ class StopRequested(RuntimeError):
 @dataclass
 class _Child:
     spec: ProcessSpec
-    proc: subprocess.Popen[bytes]
+    proc: Process
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
 
@@ -89,6 +91,8 @@ class LocalSystem:
         self._ready: set[str] = set()  # the processes seen ready since they last started
         self._stop = threading.Event()
         self.specs: list[ProcessSpec] = []
+        self.fork_server_enabled = self.env.get(FORK_ENV, "1").strip() != "0"
+        self._forks: ForkServer | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -102,6 +106,9 @@ class LocalSystem:
             callers, page_keys = secret_names(self._table)
             secrets = load_or_create(self.data_dir / SECRETS_FILE, callers, page_keys)
             self.specs = plan(self.services, data_dir=self.data_dir, env=self.env, secrets=secrets)
+            if self.fork_server_enabled and any(spec.module for spec in self.specs):
+                # Started first: it imports the libraries while NATS and Redis start.
+                self._forks = ForkServer(self._fork_server_env(), self.printer.say)
             deadline = time.monotonic() + self.ready_timeout
             for spec in self.specs:
                 for note in spec.notes:
@@ -157,6 +164,9 @@ class LocalSystem:
             # pipe; closing under it would block us too, so leave it to the daemon thread.
             if child.proc.stdout and not (child.reader and child.reader.is_alive()):
                 child.proc.stdout.close()
+        if self._forks is not None:
+            self._forks.close()
+            self._forks = None
         if alive:
             self.printer.say("stopped")
         self._children = []
@@ -218,14 +228,46 @@ class LocalSystem:
     def pids(self) -> dict[str, int]:
         return {c.spec.name: c.proc.pid for c in self._children}
 
+    @property
+    def fork_server_pid(self) -> int | None:
+        """The process the Python services are forked from (it shares their libraries'
+        memory, so a measure of the run's memory counts it), while it runs."""
+        return self._forks.pid if self._forks is not None else None
+
     def returncode(self, name: str) -> int | None:
         return next((c.proc.poll() for c in self._children if c.spec.name == name), None)
 
     def last_lines(self, name: str) -> list[str]:
         return next((list(c.tail) for c in self._children if c.spec.name == name), [])
 
+    def _fork_server_env(self) -> dict[str, str]:
+        env = dict(self.env)
+        env["PYTHONUNBUFFERED"] = "1"  # its own output; each service gets its spec's environment
+        # Names the run it belongs to. /proc/<pid>/environ of a forked service shows the
+        # environment this server started with, so it names the data folder too.
+        env[DATA_DIR_ENV] = str(self.data_dir)
+        return env
+
     def _spawn(self, spec: ProcessSpec) -> None:
-        proc = subprocess.Popen(
+        proc = self._fork(spec) if spec.module else None
+        child = _Child(spec, proc or self._popen(spec))
+        child.reader = threading.Thread(
+            target=self._pump, args=(child,), name=f"log-{spec.name}", daemon=True
+        )
+        child.reader.start()
+        self._children.append(child)
+
+    def _fork(self, spec: ProcessSpec) -> Process | None:
+        if self._forks is None or spec.module is None:
+            return None
+        try:
+            return self._forks.spawn(spec.module, list(spec.argv[3:]), spec.env)
+        except ForkUnavailable as exc:
+            self.printer.say(f"{spec.name}: {exc}; starting it as a process of its own")
+            return None
+
+    def _popen(self, spec: ProcessSpec) -> Process:
+        return subprocess.Popen(
             spec.argv,
             env=spec.env,
             stdin=subprocess.DEVNULL,
@@ -235,14 +277,8 @@ class LocalSystem:
             # the runner, which then stops the services in order, and a signal to
             # the group reaches anything the service started.
             start_new_session=True,
-            preexec_fn=_die_with_runner(os.getpid()),
+            preexec_fn=die_with_runner(os.getpid()),
         )
-        child = _Child(spec, proc)
-        child.reader = threading.Thread(
-            target=self._pump, args=(child,), name=f"log-{spec.name}", daemon=True
-        )
-        child.reader.start()
-        self._children.append(child)
 
     def _pump(self, child: _Child) -> None:
         stream: IO[bytes] | None = child.proc.stdout
@@ -312,26 +348,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0:
         raise PlanError(f"{name}={raw!r} is not a number of seconds")
     return value
-
-
-# Loaded before any fork: the child between fork and exec should only make the call.
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_runner(runner_pid: int) -> Callable[[], None] | None:
-    """Each service gets SIGTERM when the runner dies, even by SIGKILL, so nothing is
-    left behind. (Linux sends it when the thread that started the child ends: start
-    the system from a thread that lives as long as it, as the runner's main thread.)"""
-    if _LIBC is None:
-        return None
-
-    def in_child() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != runner_pid:  # the runner died before the call took effect
-            os._exit(1)
-
-    return in_child
 
 
 def _probe(url: str) -> tuple[bool, str]:

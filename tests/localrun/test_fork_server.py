@@ -1,0 +1,110 @@
+"""Python services forked from the fork server are supervised as any other process:
+their own process group, output, exit codes, signals and restarts."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from delinkcious.localrun import LocalSystem, StartupError
+from delinkcious.localrun.catalog import PYTHON, ServiceDef
+from delinkcious.localrun.system import FORK_ENV
+from tests.localrun.helpers import caller_env, fake, group_members, group_running, running
+
+
+def forked(name: str, *flags: str) -> ServiceDef:
+    """The fake service as `python -m`, the form the fork server forks."""
+    return replace(fake(name, *flags), argv=(PYTHON, "-m", "tests.localrun.fake_service", *flags))
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_forked_service_is_its_own_process_with_its_own_output_and_command_line(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with LocalSystem(tmp_path, env=caller_env(), services=(forked("alpha"),), out=out) as system:
+        pid = system.pids["alpha"]
+        assert parent_of(pid) == system.fork_server_pid
+        assert os.getpgid(pid) == pid and os.getsid(pid) == pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        assert cmdline[1:] == [b"-m", b"tests.localrun.fake_service"]
+        url = system.specs[0].ready_url
+        assert url and httpx.get(url, trust_env=False).status_code == 200  # on its own PORT
+    assert re.search(rf"^alpha    \| fake: listening on \d+ as {pid}$", out.getvalue(), re.M), out.getvalue()
+    assert not running(pid)
+
+
+def test_the_fork_server_can_be_turned_off(tmp_path: Path) -> None:
+    env = caller_env(**{FORK_ENV: "0"})
+    with LocalSystem(tmp_path, env=env, services=(forked("alpha"),), out=io.StringIO()) as system:
+        assert system.fork_server_pid is None
+        assert parent_of(system.pids["alpha"]) == os.getpid()
+
+
+def test_a_forked_service_that_dies_at_start_is_named_with_its_code(tmp_path: Path) -> None:
+    system = LocalSystem(
+        tmp_path, env=caller_env(), services=(forked("broken", "--exit", "3"),), out=io.StringIO()
+    )
+    with pytest.raises(StartupError, match="broken exited with code 3 before it was ready") as caught:
+        system.start()
+    assert "fake: configuration is broken, giving up" in str(caught.value)
+
+
+def test_a_forked_service_killed_while_running_is_reported_and_restarts(tmp_path: Path) -> None:
+    system = LocalSystem(tmp_path, env=caller_env(), services=(forked("a"), forked("b")), out=io.StringIO())
+    try:
+        system.start()
+        first = system.pids["b"]
+        os.kill(first, signal.SIGKILL)
+        assert system.wait() == "b"
+        assert system.returncode("b") == -signal.SIGKILL
+        system.restart("b")
+        assert system.pids["b"] != first and running(system.pids["b"])
+    finally:
+        system.stop()
+
+
+def test_stop_kills_a_forked_service_that_ignores_sigterm_and_its_children(tmp_path: Path) -> None:
+    out = io.StringIO()
+    service = forked("stubborn", "--ignore-term", "--grandchild")
+    system = LocalSystem(tmp_path, env=caller_env(), services=(service,), stop_timeout=0.5, out=out)
+    system.start()
+    pid = system.pids["stubborn"]
+    [grandchild] = group_members(pid) - {pid}
+    system.stop()
+    assert "stubborn did not stop in 0.5 s, killing it" in out.getvalue()
+    assert not running(pid) and not running(grandchild) and not group_running(pid)
+
+
+def test_a_forked_service_drains_on_sigterm_and_exits_0(tmp_path: Path) -> None:
+    system = LocalSystem(tmp_path, env=caller_env(), services=(forked("calm"),), out=io.StringIO())
+    system.start()
+    try:
+        system.kill("calm", signal.SIGTERM)
+        assert system.returncode("calm") == 0
+    finally:
+        system.stop()
+
+
+def test_without_its_fork_server_a_service_restarts_as_a_process_of_its_own(tmp_path: Path) -> None:
+    out = io.StringIO()
+    system = LocalSystem(tmp_path, env=caller_env(), services=(forked("a"),), out=out)
+    try:
+        system.start()
+        server = system.fork_server_pid
+        assert server is not None
+        os.kill(server, signal.SIGKILL)  # its children get SIGTERM from the kernel
+        assert system.wait() == "a"
+        system.restart("a")
+        assert parent_of(system.pids["a"]) == os.getpid()
+        assert "a: the fork server is gone" in out.getvalue()
+    finally:
+        system.stop()
