@@ -60,10 +60,21 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 _ANY_SECRET = re.compile(
     "|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _PATTERNS), re.IGNORECASE
 )
+# The same guarantee for ASCII text, lowercased, an order of magnitude cheaper: every
+# pattern above needs one of these words (the names themselves, `://`, the schemes,
+# the JWT and token prefixes), and a search for plain words is fast where the patterns'
+# alternations are not (about 1 us instead of 18 us on a 60-character line). Case
+# folding outside ASCII (K and k, for one) is left to `_ANY_SECRET`.
+_MAY_HOLD_SECRET = re.compile(
+    f"{_SECRET_HEADERS}|{_SECRET_PARAMS}|://|bearer|basic|eyj|dlk|gh[opsur]_|github_pat_"
+)
 
 
 def redact(text: str) -> str:
-    if not _ANY_SECRET.search(text):
+    if text.isascii():
+        if not _MAY_HOLD_SECRET.search(text.lower()):
+            return text
+    elif not _ANY_SECRET.search(text):
         return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
@@ -82,8 +93,24 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     return value
 
 
+# Field names seen so far and whether they are secret: the same few extras come on
+# every line. Bounded, as a dict's keys can come from anywhere.
+_secret_key_seen: dict[str, bool] = {}
+_SECRET_KEY_SEEN_MAX = 4096
+
+
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+    if not isinstance(key, str):
+        return False
+    known = _secret_key_seen.get(key)
+    if known is None:
+        known = key.lower().replace("-", "_") in _SECRET_KEYS
+        if len(_secret_key_seen) < _SECRET_KEY_SEEN_MAX:
+            _secret_key_seen[key] = known
+    return known
+
+
+_MAY_HOLD_TEXT = (str, dict, list, tuple)
 
 
 class RedactSecrets(logging.Filter):
@@ -94,10 +121,15 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.getMessage())
             record.args = None
-        for key, value in list(record.__dict__.items()):
-            if key in _RESERVED:
-                continue
-            record.__dict__[key] = REDACTED if _is_secret_key(key) else _redact_value(value)
+        fields = record.__dict__
+        # Only the extras: the set difference is one C-level pass over the names,
+        # where testing each of the record's own twenty-odd attributes is not.
+        for key in fields.keys() - _RESERVED:
+            value = fields[key]
+            if _is_secret_key(key):
+                fields[key] = REDACTED
+            elif isinstance(value, _MAY_HOLD_TEXT):  # numbers, None, ... hold no text
+                fields[key] = _redact_value(value)
         if record.exc_info:
             text = record.exc_text or logging.Formatter().formatException(record.exc_info)
             record.exc_text = redact(text)

@@ -9,7 +9,34 @@ username, a URL or an id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
+# Distinct label sets one cache keeps: far more than the routes, methods and statuses
+# of any service; past it, `labels()` is simply called each time.
+_MAX_CHILDREN = 4096
+
+
+def labelled(metric: M) -> Callable[..., M]:
+    """`metric.labels(*values)` with the child kept after its first use: `labels()`
+    takes a lock and builds a tuple of strings on every call, which a per-request
+    metric would otherwise pay at every hop. Label values are passed as strings."""
+    children: dict[tuple[str, ...], Any] = {}
+
+    def child(*values: str) -> M:
+        found = children.get(values)
+        if found is None:
+            found = metric.labels(*values)
+            if len(children) < _MAX_CHILDREN:
+                children[values] = found
+        return found
+
+    return child
+
 
 # Seconds: from a cache hit to a slow fan-out or a link check that times out.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from delinkcious import tracing
 from delinkcious.errors import DelinkciousError
-from delinkcious.metrics import HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS
+from delinkcious.metrics import HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS, labelled
 from delinkcious.outages import dependency_of
 
 log = logging.getLogger("delinkcious.http")
@@ -32,6 +32,8 @@ HTTP_DURATION = HTTP_SERVER_DURATION
 ReadinessCheck = Callable[[], Awaitable[None]]
 # Probes and scrapes: counted, but neither traced nor logged (they come every few seconds).
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_requests_counted = labelled(HTTP_SERVER_REQUESTS)
+_requests_timed = labelled(HTTP_SERVER_DURATION)
 
 
 class Responder:
@@ -114,8 +116,8 @@ class RequestTelemetryMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            HTTP_SERVER_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_SERVER_DURATION.labels(self.service, method, template).observe(elapsed)
+            _requests_counted(self.service, method, template, str(status)).inc()
+            _requests_timed(self.service, method, template).observe(elapsed)
             if span is not None:
                 span.update_name(f"{method} {template}")
                 span.set_attribute("http.route", template)

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from delinkcious.logging import REDACTED, json_handler
+from delinkcious.logging import _PATTERNS, _SECRET_HEADERS, _SECRET_PARAMS, REDACTED, json_handler, redact
 
 
 def _log_through_the_handler(logger: logging.Logger, emit: Callable[[], None]) -> str:
@@ -76,3 +76,32 @@ def test_secrets_that_reach_a_record_are_redacted_wherever_they_are() -> None:
     assert first["code"] == "OK"
     assert "RuntimeError" in second["exc_info"] and REDACTED in second["exc_info"]
     assert "postgresql://svc:" + REDACTED + "@db/links" in second["message"]
+
+
+def _every_substitution(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def test_the_quick_check_never_lets_through_what_a_pattern_would_redact() -> None:
+    # `redact` skips the substitutions when a cheap search says nothing can match:
+    # each name and form every pattern knows, in any case, must still be rewritten.
+    names = (_SECRET_HEADERS + "|" + _SECRET_PARAMS).split("|")
+    samples = [f"{name}=value-123456" for name in names]
+    samples += [f'{{"{name}": "value-123456"}}' for name in names]
+    samples += [f"{name}: Bearer value-123456" for name in names]
+    samples += [
+        "https://alice:hunter2@db.example.com/x",
+        "sent Basic dXNlcjpwYXNzd29yZA== upstream",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJl",
+        "dlk_abcdefghijkl dlkp_abcdefghijkl gho_abcdefghijkl ghp_abcdefghijkl",
+        "ghs_abcdefghijkl ghu_abcdefghijkl ghr_abcdefghijkl github_pat_abcdefghijkl",
+        "to\u212aen=value-123456 (a Kelvin sign folds to k)",
+    ]
+    for sample in samples:
+        for text in (sample, sample.upper(), sample.title(), f"prefix {sample} suffix"):
+            expected = _every_substitution(text)
+            assert redact(text) == expected, text
+            if text == sample:
+                assert expected != text, f"the sample {text!r} tests nothing"

@@ -28,7 +28,7 @@ from yarl import URL
 from delinkcious import tracing
 from delinkcious.callers import CALLER_TOKEN_HEADER
 from delinkcious.errors import ERRORS_BY_CODE, DelinkciousError, Internal, Unavailable
-from delinkcious.metrics import HTTP_CLIENT_DURATION, HTTP_CLIENT_REQUESTS
+from delinkcious.metrics import HTTP_CLIENT_DURATION, HTTP_CLIENT_REQUESTS, labelled
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,6 +37,9 @@ MAX_CONNECTIONS = 100
 # Below uvicorn's 5 s keep-alive: a connection the server is about to close is never
 # reused, so a write (never retried) does not meet a connection closing under it.
 KEEPALIVE_SECONDS = 4.0
+# Each call records both; their children are looked up once per label set.
+_calls_counted = labelled(HTTP_CLIENT_REQUESTS)
+_calls_timed = labelled(HTTP_CLIENT_DURATION)
 
 # The path segment after one of these is a value (a username), not part of the route.
 _PARAMETER_AFTER = {
@@ -417,8 +420,8 @@ class ServiceClient:
             tracing.mark_error(span, status)
 
     def _record(self, method: str, route: str, status: str, start: float) -> None:
-        HTTP_CLIENT_REQUESTS.labels(self.service, method, route, status).inc()
-        HTTP_CLIENT_DURATION.labels(self.service, method, route).observe(time.perf_counter() - start)
+        _calls_counted(self.service, method, route, status).inc()
+        _calls_timed(self.service, method, route).observe(time.perf_counter() - start)
 
 
 def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
