@@ -40,7 +40,7 @@ from delinkcious.models import (
 from delinkcious.observability import ReadinessCheck
 from delinkcious.pagination import PageTokenCodec
 from link_service.bulk_routes import IMPORT_PATH, bulk_router
-from link_service.encoding import link_page_json
+from link_service.encoding import link_json, link_page_json
 from link_service.service import LinkService
 from link_service.settings import LinkSettings
 from link_service.sql_store import SqlLinkStore
@@ -87,14 +87,20 @@ def get_link(username: Username, url: Annotated[Url, Query()], service: ServiceD
     return service.get_link(username, url)
 
 
-@router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201)
-def add_link(username: Username, body: DatedNewLink, service: ServiceDep) -> Link:
-    return service.add_link(username, body)
+# A save's answer is the stored Link, written by orjson (link_service/encoding.py)
+# rather than validated again against the response model and serialised by FastAPI.
+@router.post("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=201, response_model=Link)
+def add_link(username: Username, body: DatedNewLink, service: ServiceDep) -> Response:
+    return _link_response(service.add_link(username, body), 201)
 
 
-@router.put("/users/{username}/links", dependencies=[callers(GATEWAY)])
-def update_link(username: Username, body: LinkUpdate, service: ServiceDep) -> Link:
-    return service.update_link(username, body)
+@router.put("/users/{username}/links", dependencies=[callers(GATEWAY)], response_model=Link)
+def update_link(username: Username, body: LinkUpdate, service: ServiceDep) -> Response:
+    return _link_response(service.update_link(username, body), 200)
+
+
+def _link_response(link: Link, status: int) -> Response:
+    return Response(link_json(link), status_code=status, media_type="application/json")
 
 
 @router.delete("/users/{username}/links", dependencies=[callers(GATEWAY)], status_code=204)

@@ -30,13 +30,14 @@ from delinkcious.events import (
 from delinkcious.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from delinkcious.models import LinkCheckResult
 from delinkcious.timeutil import utcnow
-from link_service.store import LinkStore
+from link_service.store import LinkStore, OutboxEntry
 
 log = logging.getLogger("link_service.workers")
 
 CHECK_RESULTS = ConsumerSpec("LINK_CHECKS", "link-manager-check-results", (CHECK_RESULT_SUBJECT,))
 # A link still pending this long after being added lost its first check; ask again.
 PENDING_GRACE = timedelta(minutes=15)
+GAUGE_SECONDS = 1.0
 
 
 class OutboxRelay:
@@ -49,6 +50,9 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Until one publish succeeded the bus may still create its streams on the first
+        # publish; concurrent first publishes would race that and reorder.
+        self._primed = False
 
     def notify(self) -> None:
         """Called after a write (from any thread) so the event goes out at once."""
@@ -56,23 +60,35 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def relay_once(self) -> int:
-        """Publishes pending rows oldest first and stops at the first failure, so the
+        """Publishes pending rows oldest first and stops after the first failure, so the
         events of one link never overtake each other. Returns how many went out."""
         entries = await asyncio.to_thread(self._store.pending_outbox, self._batch)
         published: list[str] = []
         try:
-            for entry in entries:
-                event = entry.event
-                # Published in the trace of the request that wrote the row.
-                with tracing.continued(tracing.restore(entry.trace_context)):
-                    await self._bus.publish(
-                        link_subject(event.event_type.value), event.model_dump_json().encode(), event.event_id
-                    )
-                published.append(event.event_id)
+            for wave in _waves(entries, first_alone=not self._primed):
+                # The messages of one wave are sent in order on the one connection and
+                # their acks awaited together: one round trip per wave, not per event.
+                outcomes = await asyncio.gather(*(self._publish(e) for e in wave), return_exceptions=True)
+                published += [e.event.event_id for e, o in zip(wave, outcomes, strict=True) if o is None]
+                failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+                if failure is not None:
+                    # What the wave stored is marked; the rest of the wave and every
+                    # later wave wait, so no link's later event goes out before the
+                    # failed one (a stored one published again is dropped by its id).
+                    raise failure
+                self._primed = True
         finally:
             if published:
                 await asyncio.to_thread(self._store.mark_published, published, utcnow())
         return len(published)
+
+    async def _publish(self, entry: OutboxEntry) -> None:
+        event = entry.event
+        # Published in the trace of the request that wrote the row.
+        with tracing.continued(tracing.restore(entry.trace_context)):
+            await self._bus.publish(
+                link_subject(event.event_type.value), event.model_dump_json().encode(), event.event_id
+            )
 
     async def observe_backlog(self) -> None:
         """Sets the backlog gauges; they keep growing while NATS is away, which is when
@@ -83,7 +99,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event, retention: timedelta) -> None:
         self._loop = asyncio.get_running_loop()
-        next_purge = 0.0
+        next_purge = next_gauges = 0.0
         while not stop.is_set():
             self._wake.clear()
             sent = 0
@@ -94,8 +110,12 @@ class OutboxRelay:
                     next_purge = self._loop.time() + 600
             except Exception as exc:  # NATS away or the database busy: rows wait
                 log.info("outbox relay waiting", extra={"reason": f"{type(exc).__name__}: {exc}"})
-            with contextlib.suppress(Exception):  # the database away: the gauges keep their values
-                await self.observe_backlog()
+            if self._loop.time() >= next_gauges:
+                # A COUNT and MIN over the outbox: once a second is enough for a gauge
+                # and keeps a busy relay's rounds short.
+                next_gauges = self._loop.time() + GAUGE_SECONDS
+                with contextlib.suppress(Exception):  # the database away: the gauges keep their values
+                    await self.observe_backlog()
             if sent == self._batch:
                 continue  # more are waiting
             with contextlib.suppress(TimeoutError):
@@ -109,6 +129,20 @@ async def _first(*events: asyncio.Event) -> None:
     finally:
         for w in waits:
             w.cancel()
+
+
+def _waves(entries: list[OutboxEntry], *, first_alone: bool) -> list[list[OutboxEntry]]:
+    """Consecutive runs of entries with at most one event per link: an event is never
+    in flight together with an earlier event of its link."""
+    waves: list[list[OutboxEntry]] = []
+    links: set[int] = set()
+    for entry in entries:
+        if not waves or entry.event.link_id in links or (first_alone and len(waves) == 1):
+            waves.append([])
+            links = set()
+        waves[-1].append(entry)
+        links.add(entry.event.link_id)
+    return waves
 
 
 def check_result_handler(store: LinkStore) -> Handler:
