@@ -133,15 +133,21 @@ def test_postgres_going_away_mid_request_is_a_503_and_the_service_recovers(
                 # A request waits on a lock when its database goes away (the
                 # lock's holder is terminated with every other connection).
                 holder.begin()
+                holder_pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
                 holder.exec_driver_sql(f"LOCK TABLE {service.table} IN ACCESS EXCLUSIVE MODE")
                 pool, in_flight = probe_in_background(run, service)
                 time.sleep(0.5)
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+                    # The service's connections first, the lock's holder last: ended
+                    # first, it would let the waiting request through before its own
+                    # connection is ended.
                     conn.exec_driver_sql(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+                        # (waiting up to 5 s for each to end: Postgres 14 and later)
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                        f"WHERE datname = '{database}' AND pid <> pg_backend_pid() AND pid <> {holder_pid}"
                     )
+                    conn.exec_driver_sql(f"SELECT pg_terminate_backend({holder_pid})")
                 assert_unavailable(in_flight.result(timeout=20))
                 pool.shutdown()
                 assert_unavailable(c.get(service.probe, headers=run.caller()))
