@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from delinkcious import tracing
 from delinkcious.db import transaction
 from delinkcious.errors import Unavailable
-from delinkcious.models import Link
 from link_service import sql_store
 from link_service.bulk import ImportItem, Outcome, plan_batch
-from link_service.sql_rows import LINK_COLUMNS, stored
+from link_service.sql_rows import LINK_COLUMNS, link_row, stored
 from link_service.store import StoredLink, new_event
 from link_service.tables import link_quota, link_tags, links, outbox
 
@@ -58,7 +57,7 @@ def _write_batch(
     if plan.created:
         new_ids = s.execute(
             sa.insert(links).returning(links.c.id, sort_by_parameter_order=True),
-            [_row(owner, link) for link in plan.created.values()],
+            [link_row(owner, link) for link in plan.created.values()],
         ).scalars()
         ids.update(zip(plan.created, new_ids, strict=True))
         _add_tags(s, [(ids[url], link.tags) for url, link in plan.created.items()])
@@ -106,21 +105,6 @@ def _write_batch(
             ],
         )
     return plan.outcomes
-
-
-def _row(owner: str, link: Link) -> dict[str, Any]:
-    return {
-        "owner": owner,
-        "url": link.url,
-        "title": link.title,
-        "description": link.description,
-        "tags": json.dumps(link.tags),
-        "private": link.private,
-        "status": link.status.value,
-        "created_at": link.created_at,
-        "updated_at": link.updated_at,
-        "checked_at": link.checked_at,
-    }
 
 
 def _add_tags(s: Session, tags_by_id: list[tuple[int, list[str]]]) -> None:

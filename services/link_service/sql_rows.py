@@ -61,3 +61,19 @@ def _unvalidated_link(values: dict[str, Any]) -> Link:
     object.__setattr__(link, "__pydantic_extra__", None)
     object.__setattr__(link, "__pydantic_private__", None)
     return link
+
+
+def link_row(owner: str, link: Link) -> dict[str, Any]:
+    """A link as the parameters of an insert into the links table (a save, an import)."""
+    return {
+        "owner": owner,
+        "url": link.url,
+        "title": link.title,
+        "description": link.description,
+        "tags": json.dumps(link.tags),
+        "private": link.private,
+        "status": link.status.value,
+        "created_at": link.created_at,
+        "updated_at": link.updated_at,
+        "checked_at": link.checked_at,
+    }

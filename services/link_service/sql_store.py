@@ -22,6 +22,7 @@ from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, L
 from link_service.bulk import ImportItem, Outcome
 from link_service.group_commit import GroupCommitter
 from link_service.sql_rows import LINK_COLUMNS as _LINK_COLUMNS
+from link_service.sql_rows import link_row
 from link_service.sql_rows import stored as _stored
 from link_service.sql_tags import count_tag, retag_links
 from link_service.store import (
@@ -82,21 +83,7 @@ class SqlLinkStore:
         # and each re-reads the count the previous one committed.
         if _rowcount(conn.execute(_TAKE_QUOTA, {"quota_owner": owner, "max_links": max_links})) == 0:
             raise LimitExceeded(f"a user has at most {max_links} links")
-        link_id = conn.execute(
-            _INSERT_LINK,
-            {
-                "owner": owner,
-                "url": link.url,
-                "title": link.title,
-                "description": link.description,
-                "tags": json.dumps(link.tags),
-                "private": link.private,
-                "status": link.status.value,
-                "created_at": link.created_at,
-                "updated_at": link.updated_at,
-                "checked_at": link.checked_at,
-            },
-        ).scalar_one()
+        link_id = conn.execute(_INSERT_LINK, link_row(owner, link)).scalar_one()
         self._write_tags(conn, link_id, link.tags)
         stored = StoredLink(link_id, owner, link)
         # The event happens when the link is saved, whatever created_at an import gave.
