@@ -169,8 +169,8 @@ async def report() -> str:
             f"`POST /v1/import` of a {BOOKMARKS}-bookmark Firefox-style file (folders, tags,"
             " descriptions) into an empty account, with link-manager on each database; meanwhile"
             " another user saves links one after another. Delivered: from the start of the import"
-            " until its last event is in a follower's feed (events go out in order, a batch of"
-            " 20 at a time, so all are in; waited for at most 240 s). Export: `GET /v1/export`"
+            " until its last event is in a follower's feed (events go out in order and are"
+            " delivered up to 20 at once, so all are in; waited for at most 240 s). Export: `GET /v1/export`"
             " of the 10,000 links.",
             "",
             "| link-manager database | file | import s | delivered s | export s |"
