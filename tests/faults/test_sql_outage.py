@@ -112,6 +112,16 @@ def probe_in_background(
     return pool, pool.submit(ask)
 
 
+def answered_after_recovery(statuses: list[int], seconds: float = 10.0) -> None:
+    """Waits until the background load has had four more answers (about two from each
+    of its threads), so its last status is of a request sent after the service
+    recovered: one in flight during the outage can still answer 503 after the check."""
+    wanted = len(statuses) + 4
+    deadline = time.monotonic() + seconds
+    while len(statuses) < wanted and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def check_recovered(run: Running, service: SqlService) -> None:
     with run.client(service.name) as c:
         assert c.get("/readyz").status_code == 200, c.get("/readyz").text
@@ -156,6 +166,7 @@ def test_postgres_going_away_mid_request_is_a_503_and_the_service_recovers(
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
                 check_recovered(run, service)
+                answered_after_recovery(statuses)
             assert set(statuses) <= {service.ok, 503}, statuses
             assert 503 in statuses and statuses[-1] == service.ok, statuses
         finally:
@@ -192,6 +203,7 @@ def test_sqlite_locked_past_its_busy_timeout_is_a_503_and_the_service_recovers(
                 holder.rollback()
                 holder.close()
             check_recovered(run, service)
+            answered_after_recovery(statuses)
         assert set(statuses) <= {ok, 503}, statuses
         assert 503 in statuses and statuses[-1] == ok, statuses
     run.assert_no_500()
