@@ -42,6 +42,7 @@ from api_gateway.shared_state import SharedState
 from scripts import bench_goals as goals
 from scripts import bench_import
 from scripts.bench_baseline import baseline_server
+from scripts.bench_floor import two_hop_server
 from scripts.bench_open import percentile
 from scripts.bench_steps import (
     BARE_HOP,
@@ -59,7 +60,7 @@ from scripts.bench_steps import (
     mix,
     writers,
 )
-from scripts.bench_system import RunningSystem, database_urls, local_run, memory
+from scripts.bench_system import IDLE_SHARE, IDLE_WINDOW, RunningSystem, database_urls, local_run, memory
 from tests.servers import free_port
 
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
@@ -221,7 +222,12 @@ async def httpx_load(gateway: str, bare_url: str, opts: Options) -> tuple[list[s
 
 
 async def measure(
-    database: str, system: RunningSystem, bare: tuple[str, int], opts: Options, out: Section
+    database: str,
+    system: RunningSystem,
+    bare: tuple[str, int],
+    floor: tuple[str, int],
+    opts: Options,
+    out: Section,
 ) -> None:
     bare_url, bare_pid = bare
     name = DATABASES[database]
@@ -242,7 +248,7 @@ async def measure(
     ]
     async with httpx.AsyncClient(base_url=system.gateway, timeout=60) as client:
         tokens = await wrk_users(client, "bench-author", opts.users)
-    ctx = Context(database, system, bare_url, bare_pid, tokens, opts.seconds)
+    ctx = Context(database, system, bare_url, bare_pid, *floor, tokens, opts.seconds)
     results = await guarded(out, "closed loop", lambda: closed_loop(ctx, out))
     await guarded(out, "open loop mix", lambda: mix(ctx, out))
     await guarded(out, "concurrent writers and open-loop saves", lambda: writers(ctx, out, results or {}))
@@ -259,6 +265,11 @@ async def measure(
         "",
         *memory_rows(idle, after),
         "",
+        f"Before each measured run the local run was left to finish the work the last one left "
+        f"(until its processes together used under {IDLE_SHARE:.0%} of a core over {IDLE_WINDOW:g} s): "
+        f"{len(ctx.idle_waits)} waits, at most {max(ctx.idle_waits, default=0):.0f} s, "
+        f"{sum(ctx.idle_waits):.0f} s in all.",
+        "",
         "Rate limit check, one at a time: shared (GCRA in Redis, one round trip) "
         f"{shared_check * 1e6:.0f} µs, in-memory {local_check * 1e6:.1f} µs; the shared one adds "
         f"{(shared_check - local_check) * 1e6:.0f} µs.",
@@ -271,10 +282,11 @@ async def run_database(database: str, opts: Options) -> Section:
     with (
         database_urls(database) as (env, description),
         baseline_server(free_port()) as bare,
+        two_hop_server(free_port(), bare[0]) as floor,
         local_run(env, log) as system,
     ):
         section.lines += [f"Database: {description}.", ""]
-        await measure(database, system, bare, opts, section)
+        await measure(database, system, bare, floor, opts, section)
     return section
 
 

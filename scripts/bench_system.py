@@ -202,3 +202,21 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
     return total / os.sysconf("SC_CLK_TCK")
+
+
+IDLE_SHARE = 0.10  # of one core, all the local run's processes together
+IDLE_WINDOW = 1.0  # seconds
+
+
+def wait_until_idle(pids: list[int], timeout: float = 60.0) -> float:
+    """Waits until the processes together use less than IDLE_SHARE of a core over
+    IDLE_WINDOW (the work an earlier run left, such as the fan-out and link checks
+    of its saves, is done), at most `timeout`; the seconds waited. A run that starts
+    while the last one's backlog drains measures both."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_seconds(pids)
+        time.sleep(IDLE_WINDOW)
+        if cpu_seconds(pids) - before < IDLE_SHARE * IDLE_WINDOW:
+            break
+    return time.monotonic() - started

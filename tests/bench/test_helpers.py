@@ -1,4 +1,5 @@
-"""The benchmark's own arithmetic: the mix's order, percentiles, goal thresholds."""
+"""The benchmark's own parts: the mix's order, percentiles, goal thresholds, waiting for
+idle, the two-hop floor."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from scripts import bench_goals as goals
+from scripts.bench_baseline import baseline_server
+from scripts.bench_floor import two_hop_server
 from scripts.bench_open import interleave, percentile, workers_for
 from scripts.bench_steps import Section, guarded
-from scripts.bench_system import _process_name, cpu_seconds
+from scripts.bench_system import _process_name, cpu_seconds, wait_until_idle
+from tests.servers import free_port
 
 
 def test_interleave_gives_each_call_its_weight_spread_evenly() -> None:
@@ -97,3 +102,36 @@ def test_a_process_outside_the_catalog_is_named_by_its_module() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_waiting_for_idle_returns_at_once_for_an_idle_process() -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)  # past its start-up
+        assert wait_until_idle([sleeper.pid], timeout=10) < 2.5
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_waiting_for_idle_waits_while_a_process_is_busy() -> None:
+    # Busy for 3 s, then idle: the wait ends after the busy part, not before.
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass\n"
+         "time.sleep(30)"]
+    )  # fmt: skip
+    try:
+        waited = wait_until_idle([busy.pid], timeout=20)
+        assert 2.5 < waited < 10
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_the_two_hop_floor_passes_the_bare_hops_page_through() -> None:
+    with baseline_server(free_port()) as (bare_url, _), two_hop_server(free_port(), bare_url) as (url, _):
+        direct, forwarded = httpx.get(f"{bare_url}/v1/links"), httpx.get(f"{url}/v1/links")
+    assert forwarded.status_code == 200
+    assert forwarded.headers["content-type"] == "application/json"
+    assert forwarded.content == direct.content
+    assert len(forwarded.json()["links"]) == 20
