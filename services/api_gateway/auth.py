@@ -7,6 +7,7 @@ feed routes, which ask for it with `allow_feeds=True` (FeedReader)."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Annotated
@@ -32,20 +33,28 @@ _access_token = APIKeyHeader(name="Access-Token", auto_error=False, description=
 # validation can be in flight (BACKEND_TIMEOUT_SECONDS is at most 60), so an answer
 # fetched just before a logout or deletion cannot put the token back.
 _GONE_SECONDS = 65.0
+# The share of TOKEN_CACHE_SECONDS by which an entry's lifetime may fall short of it.
+TTL_SPREAD = 0.2
 
 
 class TokenCache:
-    """Validated tokens for a few seconds (TOKEN_CACHE_SECONDS), and never past a login
-    token's expiry. A logout (evict) or a token's deletion (evict_id) takes effect here at
-    once; other gateway instances forget the token when their entry expires, or at once
-    with Redis (revocation.SharedTokenCache)."""
+    """Validated tokens for a few seconds (at most TOKEN_CACHE_SECONDS, each entry a
+    random 0-20% less), and never past a login token's expiry. A logout (evict) or a
+    token's deletion (evict_id) takes effect here at once; other gateway instances
+    forget the token when their entry expires, or at once with Redis
+    (revocation.SharedTokenCache)."""
 
     def __init__(
-        self, ttl_seconds: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_seconds: float,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
+        self._spread = spread
         self._entries: dict[str, tuple[float, TokenOwner]] = {}
         self._by_id: dict[str, set[str]] = {}  # personal token id -> its cached tokens
         self._gone_tokens: dict[str, float] = {}  # -> until when put() refuses it
@@ -72,7 +81,12 @@ class TokenCache:
             self._entries.clear()  # crude but bounded; a refill costs one call per user
             self._by_id.clear()
         self._drop(token)
-        self._entries[token] = (now + min(self._ttl, _seconds_left(owner)), owner)
+        # Entries cached together (every active user after a restart, or the users of
+        # one client) would otherwise expire together forever after, each time in a
+        # burst of validations that stalls the requests around it. A lifetime drawn
+        # between (1 - TTL_SPREAD) and 1 times the TTL spreads them; none outlives it.
+        ttl = self._ttl * (1.0 - TTL_SPREAD * self._spread())
+        self._entries[token] = (now + min(ttl, _seconds_left(owner)), owner)
         if owner.token_id is not None:
             self._by_id.setdefault(owner.token_id, set()).add(token)
 

@@ -28,7 +28,7 @@ def login(seconds_left: float = 3600) -> TokenOwner:
 
 def test_never_expiring_tokens_expire_by_the_cache_ttl_only() -> None:
     clock = Clock()
-    cache = TokenCache(5, clock=clock)
+    cache = TokenCache(5, clock=clock, spread=lambda: 0.0)
     cache.put("dlkp_a", personal("a"))
     clock.now += 4.9
     assert cache.get("dlkp_a") == personal("a")
@@ -38,12 +38,40 @@ def test_never_expiring_tokens_expire_by_the_cache_ttl_only() -> None:
 
 def test_login_tokens_are_not_cached_past_their_expiry() -> None:
     clock = Clock()
-    cache = TokenCache(5, clock=clock)
+    cache = TokenCache(5, clock=clock, spread=lambda: 0.0)
     cache.put("dlk_a", login(seconds_left=2))
     clock.now += 1.5
     assert cache.get("dlk_a") is not None
     clock.now += 1
     assert cache.get("dlk_a") is None
+
+
+def test_entries_cached_together_expire_spread_over_the_last_fifth_of_the_ttl() -> None:
+    clock = Clock()
+    cache = TokenCache(5, clock=clock)  # the real random spread
+    tokens = [f"dlkp_{i}" for i in range(200)]
+    for token in tokens:
+        cache.put(token, personal(token))
+    clock.now += 3.99
+    assert all(cache.get(t) is not None for t in tokens)  # none before 80% of the TTL
+    clock.now += 0.51
+    halfway = sum(cache.get(t) is not None for t in tokens)
+    assert 40 < halfway < 160  # about half gone by 90%: spread, not all at once
+    clock.now += 0.5
+    assert all(cache.get(t) is None for t in tokens)  # none outlives the TTL
+
+
+def test_the_longest_spread_lifetime_is_the_ttl_itself() -> None:
+    clock = Clock()
+    cache = TokenCache(5, clock=clock, spread=lambda: 0.0)
+    short = TokenCache(5, clock=clock, spread=lambda: 1.0)
+    cache.put("dlkp_a", personal("a"))
+    short.put("dlkp_a", personal("a"))
+    clock.now += 3.99
+    assert short.get("dlkp_a") is not None
+    clock.now += 0.02
+    assert short.get("dlkp_a") is None  # 80% of the TTL
+    assert cache.get("dlkp_a") is not None
 
 
 def test_evict_id_forgets_the_token_of_that_id_only() -> None:
