@@ -8,6 +8,12 @@ JSON job on stdin, a JSON result on stdout), each taking every n-th slot of the 
 schedule, so its CPU time is measured apart from the benchmark's and, when one process
 could not keep up, the work is spread. Its achieved send rate, how late it sent, and its
 own CPU are reported next to the figures, to show it was not the bottleneck.
+
+As wrk2 calibrates before it records, the first WARMUP_SECONDS of a run are sent at the
+same rate but not timed: the caches a running system keeps warm (the gateway's token
+cache, a pool's connections) are cold after the idle wait before a run, and the run is
+meant to measure the steady state at its rate. Their answers still count: a refused
+request in the warm-up is a failure of the run.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 RATE_PER_WORKER = 700.0
 CONNECTIONS = 256  # per worker: enough that a queue forms at the server, not here
 TIMEOUT = 10.0
+WARMUP_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,9 @@ def workers_for(rate: float) -> int:
 @dataclass
 class OpenResult:
     target_rate: float
-    seconds: float
+    seconds: float  # timed, the warm-up not included
     workers: int
+    warmup_seconds: float = 0.0
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     statuses: Counter[str] = field(default_factory=Counter)
     sent: int = 0
@@ -98,12 +106,14 @@ class OpenResult:
     @property
     def cpu_share(self) -> float:
         """The generator's CPU as a share of one core over the run."""
-        return self.cpu_seconds / self.seconds if self.seconds else 0.0
+        sending = self.seconds + self.warmup_seconds
+        return self.cpu_seconds / sending if sending else 0.0
 
     def summary(self) -> str:
         lat = self.all_latencies
         return (
-            f"target {self.target_rate:.0f}/s, sent {self.achieved_rate:.0f}/s ({self.sent} requests), "
+            f"target {self.target_rate:.0f}/s, sent {self.achieved_rate:.0f}/s ({self.sent} requests, "
+            f"{len(lat)} timed after {self.warmup_seconds:g} s of warm-up), "
             f"p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
             f"max {max(lat, default=math.nan):.1f} ms, non-2xx or no answer {self.failures}; "
             f"generator: {self.workers} process(es), {self.cpu_share:.0%} of a core, sent at most "
@@ -112,18 +122,27 @@ class OpenResult:
 
 
 def run_open_loop(
-    base_url: str, calls: list[Call], tokens: list[str], rate: float, seconds: float, tag: str
+    base_url: str,
+    calls: list[Call],
+    tokens: list[str],
+    rate: float,
+    seconds: float,
+    tag: str,
+    warmup: float = WARMUP_SECONDS,
 ) -> OpenResult:
-    """Sends `rate` requests a second for `seconds`, the calls mixed by their weights,
-    rotating over `tokens`; each POST saves a new URL under https://example.com/open/<tag>-<random>/."""
+    """Sends `rate` requests a second for `warmup` + `seconds`, the calls mixed by their
+    weights, rotating over `tokens`, and times those of the last `seconds`; each POST
+    saves a new URL under https://example.com/open/<tag>-<random>/."""
     workers = workers_for(rate)
-    total = max(1, int(rate * seconds))
+    untimed = int(rate * warmup)
+    total = untimed + max(1, int(rate * seconds))
     job = {
         "base_url": base_url,
         "calls": [[c.label, c.method, c.path, c.weight] for c in calls],
         "tokens": tokens,
         "rate": rate,
         "total": total,
+        "untimed": untimed,
         "workers": workers,
         "tag": f"{tag}-{uuid.uuid4().hex[:8]}",  # a URL saved again would be an update
     }
@@ -148,7 +167,9 @@ def run_open_loop(
         assert proc.stdin is not None
         proc.stdin.write(f"{start_at}\n")
         proc.stdin.close()
-    result = OpenResult(target_rate=rate, seconds=total / rate, workers=workers)
+    result = OpenResult(
+        target_rate=rate, seconds=(total - untimed) / rate, workers=workers, warmup_seconds=untimed / rate
+    )
     first, last = math.inf, -math.inf
     for proc in procs:
         assert proc.stdout is not None
@@ -196,7 +217,8 @@ async def _work(job: dict[str, Any]) -> dict[str, Any]:
                     statuses[str(response.status)] += 1
             except (aiohttp.ClientError, TimeoutError) as exc:
                 statuses[type(exc).__name__] += 1
-            latencies[call.label].append((time.monotonic() - scheduled) * 1000)
+            if i >= job["untimed"]:
+                latencies[call.label].append((time.monotonic() - scheduled) * 1000)
 
         # Open the connections before the clock starts, as a warm server would have them.
         warm = [session.get("/readyz") for _ in range(min(CONNECTIONS, 32))]

@@ -257,7 +257,8 @@ async def mix(ctx: Context, out: Section) -> None:
             for c, r in closed.items()
         )
         + f". Then open loop at half the higher (latency from each request's scheduled send time, so a "
-        f"late send by the generator counts against the system; {ctx.seconds:g} s):",
+        f"late send by the generator counts against the system; {ctx.seconds:g} s timed after "
+        f"{result.warmup_seconds:g} s sent at the same rate untimed, as wrk2 calibrates first):",
         "",
         *open_loop_rows(f"mix at {result.target_rate:.0f}/s", result),
         "",
@@ -291,7 +292,8 @@ async def writers(ctx: Context, out: Section, results: Results) -> None:
         "",
         f"Saves under {count} concurrent writers on {ctx.name} (wrk): {run.rate:.0f}/s, p99 "
         f"{run.p99_ms:.0f} ms, non-2xx {run.status_errors}, socket errors {run.socket_errors}. "
-        f"Then open loop at half the highest save rate measured ({ctx.seconds:g} s):",
+        f"Then open loop at half the highest save rate measured ({ctx.seconds:g} s timed after "
+        f"{result.warmup_seconds:g} s of warm-up):",
         "",
         *open_loop_rows(f"saves at {result.target_rate:.0f}/s", result),
         "",

@@ -56,6 +56,10 @@ class SqlLinkStore:
         # SQLite a deferred transaction that runs alongside the writer.
         self._reader = read_only(bind)
         self._group = GroupCommitter(sessions) if bind.dialect.name == "sqlite" else None
+        # Check results come in bursts (checks started together end together) and
+        # nobody waits on them: on Postgres too those arriving together share one
+        # transaction, one commit instead of one each.
+        self._results = self._group or GroupCommitter(sessions)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -156,7 +160,7 @@ class SqlLinkStore:
             checked_at=result.checked_at,
             title=sa.case((links.c.title == "", title), else_=links.c.title),
         )
-        return self._write(lambda s: bool(_rowcount(s.execute(applied))))
+        return self._results.run(lambda s: bool(_rowcount(s.execute(applied))))
 
     # ------------------------------------------------------------------ bulk import
 

@@ -34,7 +34,12 @@ from link_service.store import LinkStore, OutboxEntry
 
 log = logging.getLogger("link_service.workers")
 
-CHECK_RESULTS = ConsumerSpec("LINK_CHECKS", "link-manager-check-results", (CHECK_RESULT_SUBJECT,))
+# Handled concurrently, so the results of a burst reach the store together and share
+# its transactions; their order does not matter (a result older than the link's last
+# check is ignored).
+CHECK_RESULTS = ConsumerSpec(
+    "LINK_CHECKS", "link-manager-check-results", (CHECK_RESULT_SUBJECT,), concurrent=True
+)
 # A link still pending this long after being added lost its first check; ask again.
 PENDING_GRACE = timedelta(minutes=15)
 GAUGE_SECONDS = 1.0
