@@ -16,9 +16,10 @@ from delinkcious.events import EventBus
 from delinkcious.models import CheckRequest
 from delinkcious.observability import ReadinessCheck
 from link_checker.addresses import AddressPolicy
-from link_checker.checker import CheckOutcome, check_url
+from link_checker.checker import CheckOutcome, check_url, system_resolver
 from link_checker.consumers import start_consumers
 from link_checker.limits import CheckLimits
+from link_checker.lookups import SharedLookups
 from link_checker.service import Check, CheckReport, LinkCheckerService
 from link_checker.settings import CheckerSettings
 
@@ -40,8 +41,10 @@ def url_checker(settings: CheckerSettings) -> Check:
         total_timeout=settings.check_timeout_seconds,
     )
 
+    lookups = SharedLookups(system_resolver)
+
     async def check(url: str) -> CheckOutcome:
-        return await check_url(url, policy=policy, limits=limits)
+        return await check_url(url, policy=policy, limits=limits, resolver=lookups)
 
     return check
 
