@@ -6,6 +6,7 @@ also given as a ratio to this app's, measured in the same run with the same clie
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -60,10 +61,19 @@ async def links() -> LinkPage:
 @contextmanager
 def baseline_server(port: int) -> Iterator[tuple[str, int]]:
     """Serves the app in its own process; yields its URL and pid."""
+    with serve_app("scripts.bench_baseline:app", port, "the baseline app") as served:
+        yield served
+
+
+@contextmanager
+def serve_app(app: str, port: int, what: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`app` (module:attribute) under uvicorn as the bare hop runs (uvloop, httptools, no
+    access log, one process), once it answers `GET /v1/links`; yields its URL and pid."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "scripts.bench_baseline:app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
          "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
          "--log-level", "warning"],
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,7 +85,7 @@ def baseline_server(port: int) -> Iterator[tuple[str, int]]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the baseline app did not start")
+                raise RuntimeError(f"{what} did not start")
             time.sleep(0.1)
         yield url, proc.pid
     finally:

@@ -9,15 +9,13 @@ the bare hop's rate than this pair does."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import aiohttp
-import httpx
 from fastapi import FastAPI, Request, Response
+
+from scripts.bench_baseline import serve_app
 
 BACKEND_ENV = "BENCH_FLOOR_BACKEND"
 
@@ -44,25 +42,7 @@ async def links(request: Request) -> Response:
 def two_hop_server(port: int, backend_url: str) -> Iterator[tuple[str, int]]:
     """Serves the front app in its own process, forwarding to `backend_url`; yields
     its URL and pid."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "scripts.bench_floor:app", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-         "--log-level", "warning"],
-        env={**os.environ, BACKEND_ENV: backend_url},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/links", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the two-hop floor app did not start")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serve_app(
+        "scripts.bench_floor:app", port, "the two-hop floor app", {BACKEND_ENV: backend_url}
+    ) as served:
+        yield served
