@@ -52,15 +52,22 @@ def test_results_arriving_together_are_applied_in_one_commit(
             title=f"Page {i}", checked_at=NOW + timedelta(seconds=1),
         )  # fmt: skip
 
+    entered = threading.Semaphore(0)
+
+    def apply(i: int) -> bool:
+        entered.release()
+        return store.apply_check(result(i))
+
     try:
         with ThreadPoolExecutor(10) as pool:
-            answers = [pool.submit(store.apply_check, result(0))]
+            answers = [pool.submit(apply, 0)]
             assert first_update.wait(10)
-            answers += [pool.submit(store.apply_check, result(i)) for i in range(1, 10)]
-            deadline = time.monotonic() + 10
-            while len(store._results._waiting) < 9 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            commits = 0  # from here: the held transaction's commit and the rest's
+            answers += [pool.submit(apply, i) for i in range(1, 10)]
+            for _ in range(10):
+                assert entered.acquire(timeout=10)
+            # From apply_check's start to a place in the queue is microseconds; a write
+            # with a transaction of its own would have committed by now.
+            time.sleep(0.3)
             go.set()
             assert [a.result(timeout=10) for a in answers] == [True] * 10
         assert commits == 2
