@@ -9,6 +9,7 @@ packages, the same ones `make run` uses.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -20,8 +21,23 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+# Below Linux's ephemeral range (32768-60999): the kernel gives those to outgoing
+# connections, so a port picked there could be a test's own client socket by the
+# time a server (or the local run's plan) wants to listen on it.
+_TEST_PORTS = (20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port nothing listens on, outside the range outgoing connections use."""
+    for _ in range(200):
+        port = random.randrange(*_TEST_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that range is full: any port the kernel has free
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
