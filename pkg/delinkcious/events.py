@@ -217,7 +217,9 @@ class ConsumerSpec:
     # handler whose work is mostly waiting (news-manager's follower look-ups) and whose
     # effects do not depend on order, so a burst (an import) drains `batch` times faster.
     # Messages are fetched whenever a handler slot is free, not once a whole batch is
-    # done: under a steady rate one slow message then delays nobody else's.
+    # done: under a steady rate one slow message then delays nobody else's. They are
+    # fetched one per pull (see _fetch_unless_stopped), thousands a second, far more
+    # than any handler here gets through.
     concurrent: bool = False
 
 
@@ -250,7 +252,7 @@ async def run_consumer(
                 if time.monotonic() >= next_sample:
                     next_sample = time.monotonic() + LAG_SAMPLE_SECONDS
                     await _sample_lag(sub, spec)
-                msgs = await _fetch_unless_stopped(sub, slots - len(in_flight), stop)
+                msgs = await _fetch_unless_stopped(sub, stop)
             except NatsTimeout:
                 continue
             except (TimeoutError, ConnectionClosedError, NoServersError, ConnectionError, OSError) as exc:
@@ -296,12 +298,16 @@ async def _wait_for_a_slot(in_flight: set[asyncio.Task[None]], stop: asyncio.Eve
         stopped.cancel()
 
 
-async def _fetch_unless_stopped(
-    sub: JetStreamContext.PullSubscription, batch: int, stop: asyncio.Event
-) -> list[Msg]:
-    """A stop ends a waiting fetch at once. Anything it had pulled but not handled is
-    redelivered after the ack wait, never lost."""
-    fetch = asyncio.ensure_future(sub.fetch(batch, timeout=5))
+async def _fetch_unless_stopped(sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> list[Msg]:
+    """The next message, the moment it arrives. A stop ends a waiting fetch at once;
+    anything it had pulled but not handled is redelivered after the ack wait, never lost.
+
+    One message per pull: nats-py's fetch of several can hold a message it already
+    received while it waits for the rest of the batch, until the pull expires (when a
+    late status answer of an earlier pull is taken for the first answer of this one,
+    the message of a quiet moment waited up to 5 s). A pull of one returns the message
+    it gets, and a stray status only ends it early."""
+    fetch = asyncio.ensure_future(sub.fetch(1, timeout=5))
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from delinkcious.events import ConsumerSpec, EventBus, link_subject, run_consumer
 from tests.servers import NatsServer
@@ -159,6 +160,53 @@ async def test_a_slow_message_does_not_hold_up_those_fetched_after_it(own_nats: 
         await wait_until(lambda: handled == [b"quick", b"slow"], within=5)
     finally:
         release.set()
+        stop.set()
+        await task
+        await bus.close()
+
+
+async def test_a_message_is_handled_when_it_arrives_even_after_a_stray_status(own_nats: NatsServer) -> None:
+    """A pull's status answer (408, the pull expired) can reach the consumer after it
+    has already sent its next pull. nats-py's batch fetch then took the stray status for
+    the answer to its probe and held the next message until its own pull expired, up
+    to 5 s later. Each message must still be handled at once: the stray status is sent
+    here by hand to the consumer's inbox, a few times, while the consumer waits."""
+    bus = EventBus(own_nats.url, "test")
+    await bus.connect()
+    await bus.ensure_streams()
+    inboxes: list[str] = []
+    bind = bus.js.pull_subscribe_bind
+
+    async def recording_bind(*args: object, **kwargs: object) -> JetStreamContext.PullSubscription:
+        sub = await bind(*args, **kwargs)  # type: ignore[arg-type]
+        inboxes.append(sub._deliver)  # the subject its pulls are answered on
+        return sub
+
+    bus.js.pull_subscribe_bind = recording_bind  # type: ignore[method-assign]
+    handled: dict[bytes, float] = {}
+
+    async def handler(msg: Msg) -> None:
+        handled[msg.data] = asyncio.get_running_loop().time()
+
+    stop = asyncio.Event()
+    spec = ConsumerSpec("LINKS", "stray-status", (link_subject("link_added"),), concurrent=True)
+    task = asyncio.create_task(run_consumer(bus, spec, handler, stop, retry_delay=0.05))
+    try:
+        await wait_until(lambda: bool(inboxes))
+        delays = []
+        for i in range(4):
+            await asyncio.sleep(0.3)  # the consumer is waiting in a pull
+            stray = {"Status": "408", "Description": "Request Timeout"}
+            await bus.js._nc.publish(inboxes[-1], b"", headers=stray)
+            await asyncio.sleep(0.05)
+            data = f"m{i}".encode()
+            sent = asyncio.get_running_loop().time()
+            await bus.publish(link_subject("link_added"), data, str(uuid.uuid4()))
+            await wait_until(lambda data=data: data in handled, within=10)  # type: ignore[misc]
+            delays.append(handled[data] - sent)
+        # Handled within milliseconds; a held message waits for its pull's 5 s expiry.
+        assert max(delays) < 1.0, delays
+    finally:
         stop.set()
         await task
         await bus.close()
