@@ -1,7 +1,8 @@
 """Which failures mean "a dependency is away", decided once for every service.
 
-A database restarting, a SQLite file locked past its busy timeout, Redis or NATS
-gone: the caller should try again later (`503 unavailable`, gRPC UNAVAILABLE), and
+A database restarting, a SQLite file locked past its busy timeout, a Postgres
+statement past its timeout or chosen as a deadlock's victim, Redis or NATS gone: the
+caller should try again later (`503 unavailable`, gRPC UNAVAILABLE), and
 dashboards built on the 5xx rate should not count it as a bug. Everything else that
 escapes a route (a SQL syntax error, an integrity error nobody caught) stays a 500.
 
@@ -24,8 +25,11 @@ DATABASE, REDIS, NATS, NETWORK = "the database", "redis", "nats", "a dependency"
 # connections, out of memory or disk).
 _SQLSTATE_CLASSES = ("08", "53")
 # admin_shutdown (pg_terminate_backend, a fast stop), crash_shutdown, cannot_connect_now
-# (the server is starting or stopping).
-_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# (the server is starting or stopping); and the statement the server gave up on or
+# rolled back for now, which succeeds when tried again: query_canceled (the statement
+# timeout, a server overloaded or a lock held too long), lock_not_available (a lock
+# timeout), serialization_failure, deadlock_detected.
+_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57014", "55P03", "40001", "40P01"})
 
 # SQLite's primary result codes for a file that is busy or cannot be used right now;
 # SQLITE_ERROR (a syntax error, a missing table) and SQLITE_CONSTRAINT are not here.

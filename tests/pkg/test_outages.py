@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,6 +103,73 @@ def test_insufficient_resources_sqlstate_53_is_an_outage(pg: sa.Engine) -> None:
 
     error = raised(spill_to_disk)
     assert isinstance(error, sa.exc.DBAPIError) and getattr(error.orig, "pgcode", None) == "53400"
+    assert dependency_of(error) == DATABASE
+
+
+def test_a_statement_past_its_timeout_is_an_outage(pg: sa.Engine) -> None:
+    def slow() -> None:
+        with pg.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL statement_timeout = '50ms'")
+            conn.exec_driver_sql("SELECT pg_sleep(5)")
+
+    error = raised(slow)
+    assert getattr(getattr(error, "orig", None), "pgcode", None) == "57014"  # query_canceled
+    assert dependency_of(error) == DATABASE
+    assert status_for(error)[0] == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_lock_wait_past_the_lock_timeout_is_an_outage(pg: sa.Engine) -> None:
+    with pg.begin() as holder:
+        holder.exec_driver_sql("INSERT INTO t VALUES (7)")
+        holder.exec_driver_sql("SELECT * FROM t WHERE id = 7 FOR UPDATE")
+
+        def wait_for_the_row() -> None:
+            with pg.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
+                conn.exec_driver_sql("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+
+        error = raised(wait_for_the_row)
+    assert getattr(getattr(error, "orig", None), "pgcode", None) == "55P03"  # lock_not_available
+    assert dependency_of(error) == DATABASE
+
+
+def test_the_victim_of_a_deadlock_is_an_outage(pg: sa.Engine) -> None:
+    """Two transactions take two rows in opposite orders; the server rolls one back."""
+    execute(pg, "INSERT INTO t VALUES (1), (2)")()
+    both_hold_one = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def take(first: int, second: int) -> None:
+        try:
+            with pg.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL deadlock_timeout = '50ms'")
+                conn.exec_driver_sql(f"UPDATE t SET id = id WHERE id = {first}")
+                both_hold_one.wait(timeout=10)
+                conn.exec_driver_sql(f"UPDATE t SET id = id WHERE id = {second}")
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=order) for order in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(errors) == 1, errors  # one victim; the other transaction committed
+    assert getattr(getattr(errors[0], "orig", None), "pgcode", None) == "40P01"  # deadlock_detected
+    assert dependency_of(errors[0]) == DATABASE
+
+
+def test_a_serialization_failure_is_an_outage(pg: sa.Engine) -> None:
+    execute(pg, "INSERT INTO t VALUES (1)")()
+    with pg.connect() as a, pg.connect() as b:
+        for conn in (a, b):
+            conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            conn.exec_driver_sql("SELECT * FROM t").all()
+        a.exec_driver_sql("UPDATE t SET id = 2 WHERE id = 1")
+        a.commit()
+        error = raised(lambda: b.exec_driver_sql("UPDATE t SET id = 3 WHERE id = 1"))
+        b.rollback()
+    assert getattr(getattr(error, "orig", None), "pgcode", None) == "40001"  # serialization_failure
     assert dependency_of(error) == DATABASE
 
 
