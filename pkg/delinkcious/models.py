@@ -241,6 +241,12 @@ class TagList(BaseModel):
     tags: list[TagCount]
 
 
+class LastChange(BaseModel):
+    """When a user's links were last added, changed or deleted; None if never."""
+
+    changed_at: Timestamp | None
+
+
 class TagRename(Strict):
     name: Tag
 

@@ -11,6 +11,7 @@ from delinkcious.errors import InvalidArgument, NotFound
 from delinkcious.metrics import LINKS_CREATED, LINKS_DELETED, LINKS_UPDATED
 from delinkcious.models import (
     DatedNewLink,
+    LastChange,
     Link,
     LinkCheckResult,
     LinkFilter,
@@ -117,6 +118,9 @@ class LinkService:
         return self._store.apply_check(result)
 
     # ------------------------------------------------------------------ tags
+
+    def last_change(self, owner: str) -> LastChange:
+        return LastChange(changed_at=self._store.last_change(owner))
 
     def list_tags(self, owner: str) -> TagList:
         return TagList(tags=self._store.tag_counts(owner))

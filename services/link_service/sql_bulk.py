@@ -97,13 +97,9 @@ def _write_batch(
         )
     if plan.events:
         context = tracing.capture()
-        s.execute(
-            sa.insert(outbox),
-            [
-                _outbox_row(new_event(kind, StoredLink(ids[link.url], owner, link), now), context)
-                for kind, link in plan.events
-            ],
-        )
+        events = [new_event(kind, StoredLink(ids[link.url], owner, link), now) for kind, link in plan.events]
+        s.execute(sa.insert(outbox), [_outbox_row(event, context) for event in events])
+        sql_store.mark_changed(s, events)
     return plan.outcomes
 
 

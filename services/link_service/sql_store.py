@@ -189,6 +189,13 @@ class SqlLinkStore:
         # Sorted here, by code point as link tags are, not by the database's collation.
         return [TagCount(name=tag, count=count) for tag, count in sorted(counts)]
 
+    def last_change(self, owner: str) -> datetime | None:
+        with self._reading() as conn:
+            changed: datetime | None = conn.execute(_LAST_CHANGE, {"owner": owner}).scalar()
+            if changed is None:
+                changed = conn.execute(_NEWEST_UPDATE, {"owner": owner}).scalar()
+        return changed
+
     def find(self, query: LinkQuery) -> list[StoredLink]:
         stmt = _find_statement(
             query.after is not None,
@@ -321,6 +328,7 @@ class SqlLinkStore:
         ]
         if rows:
             s.execute(_INSERT_EVENT, rows)
+            mark_changed(s, events)
 
 
 @lru_cache(maxsize=256)
@@ -372,6 +380,27 @@ _TAKE_QUOTA = (
 _INSERT_LINK = sa.insert(links).returning(links.c.id)
 _INSERT_TAG = sa.insert(link_tags)
 _INSERT_EVENT = sa.insert(outbox)
+_MARK_CHANGED = (
+    sa.update(link_quota)
+    .where(
+        link_quota.c.owner == sa.bindparam("changed_owner"),
+        sa.or_(link_quota.c.changed_at.is_(None), link_quota.c.changed_at < sa.bindparam("changed")),
+    )
+    .values(changed_at=sa.bindparam("changed"))
+)
+_LAST_CHANGE = sa.select(link_quota.c.changed_at).where(link_quota.c.owner == sa.bindparam("owner"))
+# Owners whose quota row predates changed_at: their newest link's change.
+_NEWEST_UPDATE = sa.select(sa.func.max(links.c.updated_at)).where(links.c.owner == sa.bindparam("owner"))
+
+
+def mark_changed(s: Session | Connection, events: Sequence[LinkEvent]) -> None:
+    """Moves each owner's changed_at to their newest event, in the events' transaction
+    (on the quota row, which every owner with links has)."""
+    newest: dict[str, datetime] = {}
+    for event in events:
+        if event.username not in newest or newest[event.username] < event.timestamp:
+            newest[event.username] = event.timestamp
+    s.execute(_MARK_CHANGED, [{"changed_owner": owner, "changed": at} for owner, at in newest.items()])
 
 
 @lru_cache(maxsize=4)

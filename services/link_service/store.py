@@ -127,6 +127,10 @@ class LinkStore(Protocol):
     def tag_counts(self, owner: str) -> list[TagCount]:
         """Every tag of the owner's links with how many carry it, sorted by name."""
 
+    def last_change(self, owner: str) -> datetime | None:
+        """When the owner's links were last added, changed or deleted (each such
+        change records an event); None when they never had one."""
+
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         """In one transaction, every link of the owner tagged `old` is tagged `new`
         instead (merging), or loses `old` when `new` is None; each changed link emits
@@ -177,9 +181,13 @@ class InMemoryLinkStore:
     _next_id: int = 1
     outbox: list[tuple[LinkEvent, datetime | None]] = field(default_factory=list)
     trace_contexts: dict[str, str] = field(default_factory=dict)  # by event id
+    _changed: dict[str, datetime] = field(default_factory=dict)  # by owner
 
     def _record(self, event: LinkEvent) -> None:
         self.outbox.append((event, None))
+        previous = self._changed.get(event.username)
+        if previous is None or previous < event.timestamp:
+            self._changed[event.username] = event.timestamp
         context = tracing.capture()
         if context is not None:
             self.trace_contexts[event.event_id] = context
@@ -207,6 +215,9 @@ class InMemoryLinkStore:
                 for tag in stored.link.tags:
                     counts[tag] = counts.get(tag, 0) + 1
         return [TagCount(name=name, count=counts[name]) for name in sorted(counts)]
+
+    def last_change(self, owner: str) -> datetime | None:
+        return self._changed.get(owner)
 
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         with self._lock:

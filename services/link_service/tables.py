@@ -48,6 +48,10 @@ link_quota = sa.Table(
     metadata,
     sa.Column("owner", sa.String(39), primary_key=True),
     sa.Column("link_count", sa.Integer, nullable=False),
+    # The newest add, change or delete of the owner's links (what Pinboard's posts/update
+    # answers): a deletion leaves no link behind to read it from. Null for rows written
+    # before the column existed.
+    sa.Column("changed_at", UTCDateTime()),
 )
 
 outbox = sa.Table(

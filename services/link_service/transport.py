@@ -25,6 +25,7 @@ from delinkcious.events import EventBus
 from delinkcious.migrations import database_check, migrate_database, migrated_engine
 from delinkcious.models import (
     DatedNewLink,
+    LastChange,
     Link,
     LinkCheckResult,
     LinkListQuery,
@@ -107,6 +108,12 @@ def _link_response(link: Link, status: int) -> Response:
 def delete_link(username: Username, url: Annotated[Url, Query()], service: ServiceDep) -> Response:
     service.delete_link(username, url)
     return Response(status_code=204)
+
+
+@router.get("/users/{username}/links/changed", dependencies=[callers(GATEWAY)])
+def last_change(username: Username, service: ServiceDep) -> LastChange:
+    """When the user's links were last added, changed or deleted; null if never."""
+    return service.last_change(username)
 
 
 @router.get("/users/{username}/tags", dependencies=[callers(GATEWAY)])

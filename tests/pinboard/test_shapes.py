@@ -4,6 +4,7 @@ and attribute names, content types, form POSTs, HTTP Basic."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -166,3 +167,22 @@ def test_post_with_a_form_and_http_basic(system: RunningSystem, account: Account
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthenticated"
     anonymous = httpx.get(f"{system.gateway}/pinboard/v1/posts/update")
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic ")
+
+
+def test_posts_update_moves_on_every_change_a_delete_included(account: Account) -> None:
+    """Clients poll posts/update to know whether to download their bookmarks again;
+    Pinboard's times have whole seconds, so the changes here are a second apart."""
+
+    def update_time() -> str:
+        answered: str = account.json("posts/update")["update_time"]
+        assert TIME.match(answered)
+        return answered
+
+    assert update_time() == "1970-01-01T00:00:00Z"  # nothing saved yet
+    url = "https://example.com/polled"
+    account.call("posts/add", url=url, description="Polled")
+    added = update_time()
+    assert added > "1970-01-01T00:00:00Z"
+    time.sleep(1.1)
+    account.call("posts/delete", url=url)
+    assert update_time() > added  # no bookmark is left, and yet it moved

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from delinkcious.clients.link_bulk import LinkBulk
 from delinkcious.models import (
     DatedNewLink,
+    LastChange,
     Link,
     LinkCheckResult,
     LinkFilter,
@@ -56,6 +57,10 @@ class LinkClient(LinkBulk):
 
     async def delete_link(self, username: str, url: str) -> None:
         await self.request("DELETE", f"/users/{username}/links", params={"url": url})
+
+    async def last_change(self, username: str) -> datetime | None:
+        """When the user's links were last added, changed or deleted; None if never."""
+        return (await self.get_model(LastChange, f"/users/{username}/links/changed")).changed_at
 
     async def list_tags(self, username: str) -> TagList:
         return await self.get_model(TagList, f"/users/{username}/tags")

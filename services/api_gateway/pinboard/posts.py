@@ -49,12 +49,9 @@ def _valid(model: type[M], **fields: object) -> M:
 
 
 async def update(call: Call) -> UpdateTime:
-    """The newest change among the links (a deletion leaves no trace to read here)."""
-    latest = EPOCH
-    async with aclosing(library.newest_first(call.links, call.username)) as links:
-        async for link in links:
-            latest = max(latest, link.updated_at, link.created_at)
-    return UpdateTime(latest)
+    """The newest add, change or delete of a bookmark, as clients poll it to know
+    whether to download their bookmarks again."""
+    return UpdateTime(await call.links.last_change(call.username) or EPOCH)
 
 
 async def add(call: Call) -> ResultCode:
