@@ -104,6 +104,7 @@ class SqlLinkStore:
 
     def update(self, owner: str, url: str, change: LinkChange, now: datetime) -> StoredLink:
         with transaction(self._sessions) as s:
+            lock_owner(s, owner)
             current = self._find(s, owner, url, lock=True)
             if current is None:
                 raise NotFound(f"no link with url {url}")
@@ -127,6 +128,7 @@ class SqlLinkStore:
 
     def delete(self, owner: str, url: str, now: datetime) -> None:
         with transaction(self._sessions) as s:
+            lock_owner(s, owner)
             current = self._find(s, owner, url, lock=True)
             if current is None:
                 raise NotFound(f"no link with url {url}")
@@ -141,6 +143,7 @@ class SqlLinkStore:
 
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         with transaction(self._sessions) as s:
+            lock_owner(s, owner)
             events = retag_links(s, owner, old, new, now)
             self._record_many(s, events, tracing.capture())
             carrying = count_tag(s, owner, new) if new is not None and events else 0
@@ -388,9 +391,20 @@ _MARK_CHANGED = (
     )
     .values(changed_at=sa.bindparam("changed"))
 )
+_LOCK_OWNER = (
+    sa.select(link_quota.c.owner).where(link_quota.c.owner == sa.bindparam("owner")).with_for_update()
+)
 _LAST_CHANGE = sa.select(link_quota.c.changed_at).where(link_quota.c.owner == sa.bindparam("owner"))
 # Owners whose quota row predates changed_at: their newest link's change.
 _NEWEST_UPDATE = sa.select(sa.func.max(links.c.updated_at)).where(links.c.owner == sa.bindparam("owner"))
+
+
+def lock_owner(s: Session, owner: str) -> None:
+    """Takes the owner's quota row first, as adds and imports do: every write of one
+    owner's links locks it before any link row (and writes it: changed_at), so no two
+    of them wait on each other's rows in opposite orders. Postgres only; SQLite's
+    writers are serialised anyway."""
+    s.execute(_LOCK_OWNER, {"owner": owner})
 
 
 def mark_changed(s: Session | Connection, events: Sequence[LinkEvent]) -> None:

@@ -28,9 +28,9 @@ def chunks(ids: list[int]) -> list[list[int]]:
 def retag_links(s: Session, owner: str, old: str, new: str | None, now: datetime) -> list[LinkEvent]:
     """Every link of `owner` tagged `old` gets `new` instead (or loses `old`); returns
     one link_updated per changed link."""
-    # Lock the tagged links in id order, as update and delete lock a link before changing
-    # it: concurrent edits of these links queue behind this, and two tag operations lock
-    # in the same order, so they cannot deadlock.
+    # Lock the tagged links in id order (after the owner's quota row, which the caller
+    # holds, as every write of the owner's links does): a concurrent edit of these links
+    # waits for this one, and the lock order is the same in each of them.
     tagged = sa.exists().where(link_tags.c.link_id == links.c.id, link_tags.c.tag == old)
     ids = list(
         s.execute(

@@ -4,8 +4,11 @@ database upgraded from 0003 answers from its links until their next change."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from delinkcious.bookmarks import ImportEntry
@@ -15,7 +18,7 @@ from delinkcious.models import LinkUpdate, NewLink
 from link_service.service import LinkService
 from link_service.sql_store import SqlLinkStore
 from link_service.transport import MIGRATIONS, VERSION_TABLE
-from tests.link.conftest import make_service
+from tests.link.conftest import make_service, migrated_engine
 from tests.link.test_migration_0003 import upgrade_to
 
 
@@ -98,5 +101,47 @@ def test_a_user_from_before_the_column_answers_with_the_newest_link(database_url
         assert service.last_change("alice").changed_at == newest
         service.delete_link("alice", "https://e.com/2")
         assert service.last_change("alice").changed_at == now(service)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("edit", ["update", "delete", "rename_tag"])
+def test_an_edit_takes_the_owners_row_before_any_link_row(postgres_url: str, edit: str) -> None:
+    """Adds and imports lock the owner's quota row and then links; an edit that locked a
+    link and then the quota row could deadlock with an import. While another transaction
+    holds the quota row, a waiting edit must hold no link row yet."""
+    engine = migrated_engine(postgres_url)
+    try:
+        service = make_service(SqlLinkStore(make_sessionmaker(engine)))
+        service.add_link("carol", NewLink(url="https://e.com/a", tags=["t"]))
+        edits = {
+            "update": lambda: service.update_link("carol", LinkUpdate(url="https://e.com/a", title="New")),
+            "delete": lambda: service.delete_link("carol", "https://e.com/a"),
+            "rename_tag": lambda: service.rename_tag("carol", "t", "u"),
+        }
+        with engine.connect() as holder:
+            holder.exec_driver_sql("SELECT * FROM link_quota WHERE owner = 'carol' FOR UPDATE")
+            failures: list[BaseException] = []
+
+            def run_edit() -> None:
+                try:
+                    edits[edit]()
+                except BaseException as exc:
+                    failures.append(exc)
+
+            worker = threading.Thread(target=run_edit)
+            worker.start()
+            with engine.connect() as probe:
+                deadline = time.monotonic() + 10
+                while not probe.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar():
+                    assert time.monotonic() < deadline, "the edit never waited for the quota row"
+                    time.sleep(0.02)
+                probe.rollback()
+                # NOWAIT: refused at once (55P03) if the waiting edit already holds the link.
+                probe.exec_driver_sql("SELECT id FROM links WHERE owner = 'carol' FOR UPDATE NOWAIT").all()
+                probe.rollback()
+            holder.rollback()
+            worker.join(timeout=30)
+        assert not worker.is_alive() and failures == []  # the edit went through once the row was free
     finally:
         engine.dispose()
