@@ -167,6 +167,9 @@ def _process_name(pid: int) -> tuple[str, bool]:
             return service.name, True
     if len(argv) > 2 and argv[1] == "-m":
         return f"{argv[2]} (pid {pid})", False
+    scripts = [arg for arg in argv[1:] if arg.endswith(".py")]  # `python [flags] script.py`
+    if scripts:
+        return f"{Path(scripts[0]).name} (pid {pid})", False
     return f"{Path(argv[0]).name} (pid {pid})", False
 
 

@@ -33,6 +33,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._children: dict[int, ForkedProcess] = {}
         self._lost = False
+        self._sealed = False
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "delinkcious.localrun.forkserver", str(theirs.fileno())],
             env=dict(env),
@@ -58,6 +59,10 @@ class ForkServer:
 
     def spawn(self, module: str, args: list[str], env: Mapping[str, str]) -> ForkedProcess:
         """Forks `python -m module *args` with `env`; raises ForkUnavailable."""
+        if self._lost:
+            raise ForkUnavailable("the fork server is gone")
+        if self._sealed:
+            raise ForkUnavailable("the fork server was sealed once every service had started")
         read_end, write_end = os.pipe()
         message = json.dumps({"fork": module, "args": args, "env": dict(env)}).encode()
         with self._lock:
@@ -78,6 +83,18 @@ class ForkServer:
             child = ForkedProcess(self, reply["forked"], os.fdopen(read_end, "rb"), [module, *args])
             self._children[child.pid] = child
         return child
+
+    def seal(self) -> None:
+        """No more forks: the server drops its preloaded libraries (it execs a small
+        loop that only follows its children), and a later spawn raises ForkUnavailable."""
+        with self._lock:
+            if self._sealed or self._lost:
+                return
+            self._sealed = True
+            try:
+                self._sock.send(json.dumps({"seal": True}).encode())
+            except OSError:
+                self._server_lost()
 
     def pump(self, timeout: float | None) -> None:
         """Takes in the exits reported within `timeout` seconds (0: only those waiting)."""

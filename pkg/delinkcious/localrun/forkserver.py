@@ -20,6 +20,9 @@ The protocol, JSON over a SOCK_SEQPACKET socket from the runner:
   <- {"exited": pid, "code": returncode}  (negative: the signal that killed it)
   -> {"reap": pid}  once the runner has the code; until then the child stays a zombie,
      so its pid, which the runner signals, is never reused under it.
+  -> {"seal": true}  every service is forked: this process execs childwatch.py, which
+     goes on reporting and reaping but holds none of the preloaded libraries, and
+     answers any later fork with an error (the runner then starts that one anew).
 """
 
 from __future__ import annotations
@@ -27,19 +30,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-import json
 import os
 import runpy
-import select
-import signal
 import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+from delinkcious.localrun.childwatch import ChildWatch
 from delinkcious.localrun.procs import die_with_parent, set_command_line
 
-MAX_MESSAGE = 1 << 20
 # The libraries the services share; any not installed is skipped. uvicorn's loop,
 # protocol and lifespan modules are the ones uvicorn.run picks at start.
 PRELOAD = (
@@ -103,13 +103,13 @@ class Job:
 
 
 def preload() -> None:
+    # No collection while importing: one would free objects among the kept ones and
+    # leave holes in their pages, which each child's allocations would then fill,
+    # copying the page (the recipe of the gc module's documentation).
+    gc.disable()
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    # Everything imported so far is never collected: kept out of the collector's
-    # generations, its pages are not written by every collection in every child.
-    gc.collect()
-    gc.freeze()
 
 
 def single_threaded() -> bool:
@@ -122,58 +122,37 @@ def single_threaded() -> bool:
 
 
 def serve(sock: socket.socket) -> Job:
-    """Forks children on request until the runner hangs up; returns only in a child."""
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
-    running: set[int] = set()
+    """Forks children on request until the runner hangs up or seals it (then this
+    process becomes childwatch.py's loop); returns only in a child."""
+    watch = ChildWatch(sock)
     while True:
-        readable, _, _ = select.select([sock.fileno(), wake_r], [], [])
-        if wake_r in readable:
-            os.read(wake_r, 4096)
-        for pid in sorted(running):
-            status = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            if status is not None:
-                running.discard(pid)
-                code = status.si_status if status.si_code == os.CLD_EXITED else -status.si_status
-                _send(sock, {"exited": pid, "code": code})
-        if sock.fileno() not in readable:
-            continue
-        data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
-        if not data:
-            raise SystemExit(0)  # the runner is done (its children were stopped first)
-        request = json.loads(data)
-        if "reap" in request:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(request["reap"], 0)
-            continue
+        request, fds = watch.next_request()
+        if "seal" in request:
+            for fd in fds:
+                os.close(fd)
+            watch.exec_watcher()
         if not single_threaded():
-            _send(sock, {"error": "the fork server has more than one thread"})
+            watch.send({"error": "the fork server has more than one thread"})
             for fd in fds:
                 os.close(fd)
             continue
         parent = os.getpid()
+        # Everything this process holds is never collected in a child: out of the
+        # collector's generations, its pages are not written by each collection there.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             try:
-                sock.close()
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                os.close(wake_r)
-                os.close(wake_w)
+                gc.enable()
+                watch.close_in_child()
                 die_with_parent(parent)
                 return Job(request["fork"], request["args"], request["env"], fds[0])
             except BaseException:
                 os._exit(70)
         for fd in fds:
             os.close(fd)
-        running.add(pid)
-        _send(sock, {"forked": pid})
-
-
-def _send(sock: socket.socket, message: dict[str, Any]) -> None:
-    sock.send(json.dumps(message).encode())
+        watch.running.add(pid)
+        watch.send({"forked": pid})
 
 
 def become(job: Job) -> None:

@@ -123,6 +123,10 @@ class LocalSystem:
                     # A process started late gets the whole timeout of its own.
                     deadline = time.monotonic() + self.ready_timeout
             self._wait_ready(deadline)
+            if self._forks is not None:
+                # Every service is forked: the server's copy of the libraries is
+                # memory nobody uses any more (a restart starts the service anew).
+                self._forks.seal()
         except BaseException:
             self.stop()
             raise
