@@ -244,6 +244,14 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
+def reader_of(sessions: sessionmaker[Session]) -> Engine:
+    """The read-only engine (`read_only`) under a store's sessions: its pure reads go
+    there, so on SQLite they neither take the write lock nor queue behind a writer."""
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, Engine)
+    return read_only(bind)
+
+
 def _switch_to_wal(cur: sqlite3.Cursor, patience_seconds: float = 30.0) -> None:
     """Switching a file to WAL ignores the busy timeout: while another connection writes,
     it fails at once with "database is locked". Wait that out like any other lock."""

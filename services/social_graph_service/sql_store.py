@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from delinkcious.db import UTCDateTime, transaction
+from delinkcious.db import UTCDateTime, reader_of, transaction
 
 # Byte order ("C") on Postgres, as SQLite's default: a locale collation would sort '-'
 # differently from Python and from SQLite, and page boundaries must mean the same
@@ -39,6 +39,7 @@ def _insert_ignoring_duplicates(dialect: str, values: dict[str, Any]) -> Any:
 class SqlSocialGraphStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reader = reader_of(sessions)
 
     def follow(self, follower: str, followed: str, now: datetime) -> None:
         with transaction(self._sessions) as s:
@@ -55,14 +56,14 @@ class SqlSocialGraphStore:
         query = (
             sa.select(follows.c.followed).where(follows.c.follower == username).order_by(follows.c.followed)
         )
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             return list(s.execute(query).scalars())
 
     def followers(self, username: str) -> list[str]:
         query = (
             sa.select(follows.c.follower).where(follows.c.followed == username).order_by(follows.c.follower)
         )
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             return list(s.execute(query).scalars())
 
     def followers_after(
@@ -76,5 +77,5 @@ class SqlSocialGraphStore:
         if after is not None:
             query = query.where(follows.c.follower > after)
         query = query.order_by(follows.c.follower).limit(limit)
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             return list(s.execute(query).scalars())

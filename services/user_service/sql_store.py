@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from delinkcious.db import UTCDateTime, transaction
+from delinkcious.db import UTCDateTime, reader_of, transaction
 from delinkcious.errors import AlreadyExists, LimitExceeded, NotFound
 from delinkcious.models import ApiToken, ApiTokenScope, Identity, User
 from user_service.store import NewStoredApiToken, StoredApiToken, StoredToken
@@ -87,6 +87,7 @@ def _identity_user(s: Session, identity: Identity) -> int | None:
 class SqlUserStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reader = reader_of(sessions)
 
     def login(self, identity: Identity, now: datetime) -> User:
         try:
@@ -132,7 +133,7 @@ class SqlUserStore:
             return _user(row)
 
     def get_user(self, username: str) -> User | None:
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             row = s.execute(sa.select(*_USER_COLUMNS).where(users.c.username == username)).one_or_none()
             return None if row is None else _user(row)
 
@@ -146,7 +147,7 @@ class SqlUserStore:
             )
 
     def get_token(self, token_hash: str) -> StoredToken | None:
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             row = s.execute(
                 sa.select(users.c.username, access_tokens.c.expires_at, access_tokens.c.revoked_at)
                 .join(users, users.c.id == access_tokens.c.user_id)
@@ -191,7 +192,7 @@ class SqlUserStore:
             )
 
     def list_api_tokens(self, username: str) -> list[ApiToken]:
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             rows = s.execute(
                 sa.select(*_API_TOKEN_COLUMNS)
                 .join(users, users.c.id == api_tokens.c.user_id)
@@ -204,7 +205,7 @@ class SqlUserStore:
         ]
 
     def get_api_token(self, token_hash: str) -> StoredApiToken | None:
-        with self._sessions() as s:
+        with self._reader.connect() as s:
             row = s.execute(
                 sa.select(api_tokens.c.id, users.c.username, api_tokens.c.scope, api_tokens.c.last_used_at)
                 .join(users, users.c.id == api_tokens.c.user_id)
