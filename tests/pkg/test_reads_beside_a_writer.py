@@ -6,7 +6,7 @@ read that took the write lock fails with "database is locked" instead of answeri
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,26 +41,27 @@ def _write_locked(path: Path) -> Iterator[sqlite3.Connection]:
     holder.close()
 
 
-@pytest.fixture
-def graph(tmp_path: Path) -> Iterator[tuple[SqlSocialGraphStore, Path]]:
-    path = tmp_path / "graph.db"
-    engine = _engine(path, GRAPH_MIGRATIONS, GRAPH_VERSION_TABLE)
-    yield SqlSocialGraphStore(make_sessionmaker(engine)), path
-    engine.dispose()
+Opener = Callable[[Path, str], tuple[sa.Engine, Path]]
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> Iterator[tuple[SqlUserStore, Path]]:
-    path = tmp_path / "users.db"
-    engine = _engine(path, USER_MIGRATIONS, USER_VERSION_TABLE)
-    yield SqlUserStore(make_sessionmaker(engine)), path
-    engine.dispose()
+def migrated(tmp_path: Path) -> Iterator[Opener]:
+    """Opens a migrated SQLite file of the service whose migrations are given."""
+    opened: list[sa.Engine] = []
+
+    def open_database(migrations: Path, version_table: str) -> tuple[sa.Engine, Path]:
+        path = tmp_path / f"{version_table}.db"
+        opened.append(_engine(path, migrations, version_table))
+        return opened[-1], path
+
+    yield open_database
+    for engine in opened:
+        engine.dispose()
 
 
-def test_follower_reads_answer_while_another_connection_holds_the_write_lock(
-    graph: tuple[SqlSocialGraphStore, Path],
-) -> None:
-    store, path = graph
+def test_follower_reads_answer_while_another_connection_holds_the_write_lock(migrated: Opener) -> None:
+    engine, path = migrated(GRAPH_MIGRATIONS, GRAPH_VERSION_TABLE)
+    store = SqlSocialGraphStore(make_sessionmaker(engine))
     store.follow("alice", "bob", NOW)
     for holder in _write_locked(path):
         holder.execute("INSERT INTO follows VALUES ('carol', 'bob', '2026-01-02 03:04:05.000000')")
@@ -73,10 +74,9 @@ def test_follower_reads_answer_while_another_connection_holds_the_write_lock(
             store.follow("dave", "bob", NOW)
 
 
-def test_token_and_user_reads_answer_while_another_connection_holds_the_write_lock(
-    users: tuple[SqlUserStore, Path],
-) -> None:
-    store, path = users
+def test_token_and_user_reads_answer_while_another_connection_holds_the_write_lock(migrated: Opener) -> None:
+    engine, path = migrated(USER_MIGRATIONS, USER_VERSION_TABLE)
+    store = SqlUserStore(make_sessionmaker(engine))
     service = UserService(store, timedelta(hours=1), clock=lambda: NOW)
     service.login(identity("alice"))
     issued = service.issue_token("alice")
