@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -20,6 +21,9 @@ from delinkcious.clients.user import UserClient
 from delinkcious.errors import PermissionDenied, Unauthenticated
 from delinkcious.models import ApiTokenScope, TokenOwner
 from delinkcious.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from api_gateway.token_refresh import TokenRefresher
 
 MAX_TOKEN_LENGTH = 512
 
@@ -35,11 +39,24 @@ _access_token = APIKeyHeader(name="Access-Token", auto_error=False, description=
 _GONE_SECONDS = 65.0
 # The share of TOKEN_CACHE_SECONDS by which an entry's lifetime may fall short of it.
 TTL_SPREAD = 0.2
+# The last share of an entry's lifetime in which a request that finds it starts its
+# validation anew in the background (token_refresh.py): a token in steady use is
+# never validated on a request's path, and each one still at most once a lifetime.
+REFRESH_SHARE = 0.2
+
+
+@dataclass(slots=True)
+class _Entry:
+    expires: float
+    refresh_at: float
+    owner: TokenOwner
+    refreshing: bool = False
 
 
 class TokenCache:
     """Validated tokens for a few seconds (at most TOKEN_CACHE_SECONDS, each entry a
-    random 0-20% less), and never past a login token's expiry. A logout (evict) or a
+    random 0-20% less, validated again in the background in its last fifth when it is
+    used then), and never past a login token's expiry. A logout (evict) or a
     token's deletion (evict_id) takes effect here at once; other gateway instances
     forget the token when their entry expires, or at once with Redis
     (revocation.SharedTokenCache)."""
@@ -55,7 +72,7 @@ class TokenCache:
         self._max = max_entries
         self._clock = clock
         self._spread = spread
-        self._entries: dict[str, tuple[float, TokenOwner]] = {}
+        self._entries: dict[str, _Entry] = {}
         self._by_id: dict[str, set[str]] = {}  # personal token id -> its cached tokens
         self._gone_tokens: dict[str, float] = {}  # -> until when put() refuses it
         self._gone_ids: dict[str, float] = {}
@@ -64,10 +81,25 @@ class TokenCache:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry.expires <= self._clock():
             self._drop(token)
             return None
-        return entry[1]
+        return entry.owner
+
+    def claim_refresh(self, token: str) -> bool:
+        """True once for an entry in the last REFRESH_SHARE of its lifetime: the caller
+        validates the token again and puts (or drops) it. The entry serves until then,
+        and never past its own expiry."""
+        entry = self._entries.get(token)
+        if entry is None or entry.refreshing or entry.refresh_at > self._clock():
+            return False
+        entry.refreshing = True
+        return True
+
+    def drop(self, token: str) -> None:
+        """Forgets this token's entry (a refresh found it no longer valid); unlike
+        evict, a later validation may cache it again."""
+        self._drop(token)
 
     def put(self, token: str, owner: TokenOwner) -> None:
         if self._ttl <= 0:
@@ -85,8 +117,8 @@ class TokenCache:
         # one client) would otherwise expire together forever after, each time in a
         # burst of validations that stalls the requests around it. A lifetime drawn
         # between (1 - TTL_SPREAD) and 1 times the TTL spreads them; none outlives it.
-        ttl = self._ttl * (1.0 - TTL_SPREAD * self._spread())
-        self._entries[token] = (now + min(ttl, _seconds_left(owner)), owner)
+        lifetime = min(self._ttl * (1.0 - TTL_SPREAD * self._spread()), _seconds_left(owner))
+        self._entries[token] = _Entry(now + lifetime, now + lifetime * (1.0 - REFRESH_SHARE), owner)
         if owner.token_id is not None:
             self._by_id.setdefault(owner.token_id, set()).add(token)
 
@@ -105,12 +137,12 @@ class TokenCache:
 
     def _drop(self, token: str) -> None:
         entry = self._entries.pop(token, None)
-        if entry is not None and entry[1].token_id is not None:
-            tokens = self._by_id.get(entry[1].token_id)
+        if entry is not None and entry.owner.token_id is not None:
+            tokens = self._by_id.get(entry.owner.token_id)
             if tokens is not None:
                 tokens.discard(token)
                 if not tokens:
-                    del self._by_id[entry[1].token_id]
+                    del self._by_id[entry.owner.token_id]
 
     def _forget_old_evictions(self) -> None:
         now = self._clock()
@@ -156,6 +188,9 @@ async def token_owner(
         users: UserClient = request.app.state.users
         owner = await users.validate_token(token)
         cache.put(token, owner)
+    elif cache.claim_refresh(token):
+        refresher: TokenRefresher = request.app.state.token_refresher
+        refresher.refresh(token)
     # Usernames are lowercase; a client may send one as its user typed it.
     if username is not None and owner.username != username.strip().lower():
         raise Unauthenticated("the token does not belong to that user")

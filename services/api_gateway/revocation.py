@@ -71,6 +71,12 @@ class SharedTokenCache(TokenCache):
             return
         super().put(self._key(digest), owner)
 
+    def claim_refresh(self, token: str) -> bool:
+        return self._live and super().claim_refresh(self._key(token_hash(token)))
+
+    def drop(self, token: str) -> None:
+        super().drop(self._key(token_hash(token)))
+
     def evict(self, token: str) -> None:
         digest = token_hash(token)
         self._forget({"token_hash": digest})

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from api_gateway import feeds, login, pinboard, replicas, web
 from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
+from api_gateway.token_refresh import TokenRefresher
 from delinkcious.app import create_service_app
 from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
 from delinkcious.clients.link import LinkClient
@@ -41,6 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         timeout = httpx.Timeout(settings.backend_timeout_seconds, connect=2.0)
         app.state.links = LinkClient(settings.link_manager_url, token, timeout=timeout)
         app.state.users = UserClient(settings.user_manager_url, token, timeout=timeout)
+        app.state.token_refresher = TokenRefresher(app.state.token_cache, app.state.users)
         app.state.social = SocialGraphClient(settings.social_graph_manager_url, token, timeout=timeout)
         app.state.news = NewsClient(
             settings.news_manager_target, token, timeout=settings.backend_timeout_seconds
@@ -54,6 +56,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             async with replicas.shared(app):
                 yield
         finally:
+            await app.state.token_refresher.aclose()
             for client in (app.state.links, app.state.users, app.state.social, app.state.news):
                 await client.aclose()
             if app.state.login is not None:
