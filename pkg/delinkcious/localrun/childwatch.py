@@ -85,7 +85,11 @@ class ChildWatch:
         sys.stdout.flush()
         sys.stderr.flush()
         argv = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(self.sock.fileno())]
-        os.execv(sys.executable, argv + [str(pid) for pid in sorted(self.running)])
+        try:
+            os.execv(sys.executable, argv + [str(pid) for pid in sorted(self.running)])
+        except OSError:
+            signal.set_wakeup_fd(self._wake_w)  # still this loop's: exits must wake it
+            raise
 
 
 def main() -> None:

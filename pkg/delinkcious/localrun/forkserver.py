@@ -130,7 +130,13 @@ def serve(sock: socket.socket) -> Job:
         if "seal" in request:
             for fd in fds:
                 os.close(fd)
-            watch.exec_watcher()
+            try:
+                watch.exec_watcher()
+            except OSError as exc:
+                # Unsealed, it only keeps its memory: dying here would take every
+                # service with it (their parent-death signal).
+                print(f"could not exec childwatch.py, staying as it is: {exc}", file=sys.stderr, flush=True)
+            continue
         if not single_threaded():
             watch.send({"error": "the fork server has more than one thread"})
             for fd in fds:
