@@ -72,7 +72,7 @@ def test_once_every_service_runs_the_server_drops_its_libraries_and_follows_them
         assert server is not None
         # The same process (the services' parent still), now childwatch.py's loop.
         assert parent_of(system.pids["a"]) == server and parent_of(system.pids["b"]) == server
-        assert _eventually(lambda: Path(childwatch.__file__).resolve().as_posix() in _cmdline(server))
+        assert _eventually(lambda: Path(childwatch.__file__).name in _cmdline(server))
         # None of the libraries it preloaded for the services is mapped any more.
         assert "pydantic_core" not in Path(f"/proc/{server}/maps").read_text()
         os.kill(system.pids["b"], signal.SIGKILL)
