@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,15 +28,25 @@ from tests.servers import SERVICE_PORT_VARS, free_port
 
 
 @dataclass(frozen=True)
+class Write:
+    """A request that writes the service's database (a write transaction on SQLite)."""
+
+    method: str
+    path: str
+    body: Callable[[int], dict[str, str]] | None  # the body, from a number unique to the call
+    ok: int
+
+
+@dataclass(frozen=True)
 class SqlService:
     name: str
     database_env: str
     table: str  # the table the probe request reads
     probe: str  # GET path that reads it
     ok: int  # the probe's status while the database is there
-    # A POST body that writes the table, for a service whose reads run beside SQLite's
-    # writer (deferred read transactions in WAL): a held write lock stops only writes.
-    write: dict[str, str] | None = None
+    # Reads run beside SQLite's writer (deferred read transactions in WAL): a held
+    # write lock stops only writes.
+    write: Write
 
 
 SERVICES = [
@@ -46,11 +56,29 @@ SERVICES = [
         "links",
         "/users/alice/links",
         200,
-        {"url": "https://example.com/"},
+        Write("POST", "/users/alice/links", lambda n: {"url": f"https://example.com/{n}"}, 201),
     ),
-    SqlService("user-manager", "USER_MANAGER_DATABASE_URL", "users", "/users/alice", 404),
     SqlService(
-        "social-graph-manager", "SOCIAL_GRAPH_MANAGER_DATABASE_URL", "follows", "/users/alice/following", 200
+        "user-manager",
+        "USER_MANAGER_DATABASE_URL",
+        "users",
+        "/users/alice",
+        404,
+        Write(
+            "POST",
+            "/identities/login",
+            lambda n: {"provider": "github", "subject": f"id-{n}", "username": f"u{n % 10**12}"},
+            200,
+        ),
+    ),
+    SqlService(
+        "social-graph-manager",
+        "SOCIAL_GRAPH_MANAGER_DATABASE_URL",
+        "follows",
+        "/users/alice/following",
+        200,
+        # An unfollow: a follow would first ask user-manager, which is not running here.
+        Write("DELETE", "/users/alice/following/bob", None, 204),
     ),
 ]
 
@@ -66,15 +94,15 @@ def service_env(database_url: str, service: SqlService, nats_url: str) -> dict[s
 
 
 def ask(c: httpx.Client, run: Running, service: SqlService, *, write: bool = False) -> httpx.Response:
-    """The probe read, or with `write` (and a service that has one) a write of a new link."""
-    if write and service.write is not None:
-        body = {key: f"{value}{time.monotonic_ns()}" for key, value in service.write.items()}
-        return c.post(service.probe, json=body, headers=run.caller())
+    """The probe read, or with `write` the service's write."""
+    if write:
+        body = service.write.body(time.monotonic_ns()) if service.write.body else None
+        return c.request(service.write.method, service.write.path, json=body, headers=run.caller())
     return c.get(service.probe, headers=run.caller())
 
 
 def ok_status(service: SqlService, *, write: bool) -> int:
-    return 201 if write and service.write is not None else service.ok
+    return service.write.ok if write else service.ok
 
 
 @contextmanager
@@ -194,9 +222,8 @@ def test_sqlite_locked_past_its_busy_timeout_is_a_503_and_the_service_recovers(
                 started_at = time.monotonic()
                 assert_unavailable(ask(c, run, service, write=True))
                 assert time.monotonic() - started_at >= 0.9  # it waited out the busy timeout first
-                if service.write is not None:
-                    # Reads go on beside the held write lock.
-                    assert c.get(service.probe, headers=run.caller()).status_code == service.ok
+                # Reads go on beside the held write lock.
+                assert c.get(service.probe, headers=run.caller()).status_code == service.ok
                 assert_not_ready(c.get("/readyz"), "database")
                 assert "database is locked" in c.get("/readyz").json()["failed"]["database"]
             finally:
