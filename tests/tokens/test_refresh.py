@@ -54,14 +54,19 @@ def client_of(users: TestClient) -> UserClient:
     return UserClient("http://user-manager", CALLER_SECRETS["api-gateway"], transport=transport)
 
 
+def refreshing(client: UserClient) -> tuple[Clock, TokenCache, TokenRefresher]:
+    """A cache on the test's clock (every lifetime the whole TTL) and its refresher."""
+    clock = Clock()
+    cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)
+    return clock, cache, TokenRefresher(cache, client)
+
+
 def test_a_token_in_use_is_renewed_in_the_background_and_dropped_once_revoked(users: TestClient) -> None:
     token = login_token(users, "alice")
 
     async def scenario() -> None:
-        clock = Clock()
-        cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)
         client = client_of(users)
-        refresher = TokenRefresher(cache, client)
+        clock, cache, refresher = refreshing(client)
         cache.put(token, await client.validate_token(token))
         clock.now += 3.9
         assert not cache.claim_refresh(token)  # not yet in its last fifth
@@ -87,10 +92,8 @@ def test_a_token_in_use_is_renewed_in_the_background_and_dropped_once_revoked(us
 
 def test_a_failed_refresh_leaves_the_entry_to_expire_as_it_would(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        clock = Clock()
-        cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)
         unreachable = UserClient("http://127.0.0.1:9", "secret", timeout=httpx.Timeout(1.0))
-        refresher = TokenRefresher(cache, unreachable)
+        clock, cache, refresher = refreshing(unreachable)
         owner = SimpleNamespace(username="alice", token_id=None, expires_at=None)
         cache.put("dlk_x", owner)  # type: ignore[arg-type]
         clock.now += 4.5
@@ -112,10 +115,8 @@ def test_a_request_in_the_window_is_answered_from_the_entry_and_starts_the_refre
     token = login_token(users, "bob")
 
     async def scenario() -> None:
-        clock = Clock()
-        cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)
         client = client_of(users)
-        refresher = TokenRefresher(cache, client)
+        clock, cache, refresher = refreshing(client)
         state = SimpleNamespace(token_cache=cache, users=client, token_refresher=refresher)
         request: Any = SimpleNamespace(app=SimpleNamespace(state=state), state=SimpleNamespace())
         assert (await token_owner(request, token, allow_feeds=False)).username == "bob"  # validated, cached
