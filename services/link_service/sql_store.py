@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from delinkcious import tracing
-from delinkcious.db import is_bad_regex_error, read_only, regex_match, transaction
+from delinkcious.db import is_bad_regex_error, reader_of, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, TagCount
 from link_service.bulk import ImportItem, Outcome
@@ -54,7 +54,7 @@ class SqlLinkStore:
         assert isinstance(bind, Engine)
         # Reads run on plain connections of a read-only engine: no ORM session, and on
         # SQLite a deferred transaction that runs alongside the writer.
-        self._reader = read_only(bind)
+        self._reader = reader_of(sessions)
         self._group = GroupCommitter(sessions) if bind.dialect.name == "sqlite" else None
         # Check results come in bursts (checks started together end together) and
         # nobody waits on them: on Postgres too those arriving together share one
@@ -418,9 +418,10 @@ _NEWEST_UPDATE = sa.select(sa.func.max(links.c.updated_at)).where(links.c.owner 
 def lock_owner(s: Session, owner: str) -> None:
     """Takes the owner's quota row first, as adds and imports do: every write of one
     owner's links locks it before any link row (and writes it: changed_at), so no two
-    of them wait on each other's rows in opposite orders. Postgres only; SQLite's
-    writers are serialised anyway."""
-    s.execute(_LOCK_OWNER, {"owner": owner})
+    of them wait on each other's rows in opposite orders. Postgres only: SQLite's
+    writers are serialised by its write lock, and the SELECT would only cost a statement."""
+    if s.get_bind().dialect.name != "sqlite":
+        s.execute(_LOCK_OWNER, {"owner": owner})
 
 
 def mark_changed(s: Session | Connection, events: Sequence[LinkEvent]) -> None:

@@ -32,10 +32,13 @@ def raised(action: Callable[[], object]) -> BaseException:
     raise AssertionError("expected an error")
 
 
-def execute(engine: sa.Engine, sql: str) -> Callable[[], object]:
+def execute(engine: sa.Engine, *statements: str) -> Callable[[], object]:
+    """Runs the statements in one transaction."""
+
     def run() -> None:
         with engine.begin() as conn:
-            conn.exec_driver_sql(sql)
+            for sql in statements:
+                conn.exec_driver_sql(sql)
 
     return run
 
@@ -107,12 +110,7 @@ def test_insufficient_resources_sqlstate_53_is_an_outage(pg: sa.Engine) -> None:
 
 
 def test_a_statement_past_its_timeout_is_an_outage(pg: sa.Engine) -> None:
-    def slow() -> None:
-        with pg.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL statement_timeout = '50ms'")
-            conn.exec_driver_sql("SELECT pg_sleep(5)")
-
-    error = raised(slow)
+    error = raised(execute(pg, "SET LOCAL statement_timeout = '50ms'", "SELECT pg_sleep(5)"))
     assert getattr(getattr(error, "orig", None), "pgcode", None) == "57014"  # query_canceled
     assert dependency_of(error) == DATABASE
     assert status_for(error)[0] == grpc.StatusCode.UNAVAILABLE
@@ -122,13 +120,8 @@ def test_a_lock_wait_past_the_lock_timeout_is_an_outage(pg: sa.Engine) -> None:
     with pg.begin() as holder:
         holder.exec_driver_sql("INSERT INTO t VALUES (7)")
         holder.exec_driver_sql("SELECT * FROM t WHERE id = 7 FOR UPDATE")
-
-        def wait_for_the_row() -> None:
-            with pg.begin() as conn:
-                conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
-                conn.exec_driver_sql("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
-
-        error = raised(wait_for_the_row)
+        lock = "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"
+        error = raised(execute(pg, "SET LOCAL lock_timeout = '50ms'", lock))
     assert getattr(getattr(error, "orig", None), "pgcode", None) == "55P03"  # lock_not_available
     assert dependency_of(error) == DATABASE
 
