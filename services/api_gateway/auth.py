@@ -43,6 +43,13 @@ TTL_SPREAD = 0.2
 # validation anew in the background (token_refresh.py): a token in steady use is
 # never validated on a request's path, and each one still at most once a lifetime.
 REFRESH_SHARE = 0.2
+# How much earlier than that the window of each entry may open, at random: entries
+# cached together (every user after a restart or an idle spell) would otherwise all
+# come due within the same fifth of a lifetime, a burst of background validations
+# that takes the cores from the requests around it. Drawn between 50% and 80% of the
+# lifetime, they come due over a window 0.4 of the TTL wide, at the cost of a token
+# in steady use being validated about once every 0.65 lifetimes instead of 0.8.
+REFRESH_SPREAD = 0.3
 
 
 @dataclass(slots=True)
@@ -55,8 +62,8 @@ class _Entry:
 
 class TokenCache:
     """Validated tokens for a few seconds (at most TOKEN_CACHE_SECONDS, each entry a
-    random 0-20% less, validated again in the background in its last fifth when it is
-    used then), and never past a login token's expiry. A logout (evict) or a
+    random 0-20% less, validated again in the background when it is used in the last
+    20-50% of its lifetime), and never past a login token's expiry. A logout (evict) or a
     token's deletion (evict_id) takes effect here at once; other gateway instances
     forget the token when their entry expires, or at once with Redis
     (revocation.SharedTokenCache)."""
@@ -67,11 +74,13 @@ class TokenCache:
         max_entries: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         spread: Callable[[], float] = random.random,
+        refresh_spread: Callable[[], float] = random.random,
     ) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
         self._spread = spread
+        self._refresh_spread = refresh_spread
         self._entries: dict[str, _Entry] = {}
         self._by_id: dict[str, set[str]] = {}  # personal token id -> its cached tokens
         self._gone_tokens: dict[str, float] = {}  # -> until when put() refuses it
@@ -87,7 +96,8 @@ class TokenCache:
         return entry.owner
 
     def claim_refresh(self, token: str) -> bool:
-        """True once for an entry in the last REFRESH_SHARE of its lifetime: the caller
+        """True once for an entry in its refresh window (its last REFRESH_SHARE, opened
+        up to REFRESH_SPREAD of its lifetime earlier): the caller
         validates the token again and puts (or drops) it. The entry serves until then,
         and never past its own expiry."""
         entry = self._entries.get(token)
@@ -118,7 +128,8 @@ class TokenCache:
         # burst of validations that stalls the requests around it. A lifetime drawn
         # between (1 - TTL_SPREAD) and 1 times the TTL spreads them; none outlives it.
         lifetime = min(self._ttl * (1.0 - TTL_SPREAD * self._spread()), _seconds_left(owner))
-        self._entries[token] = _Entry(now + lifetime, now + lifetime * (1.0 - REFRESH_SHARE), owner)
+        refresh_after = lifetime * (1.0 - REFRESH_SHARE - REFRESH_SPREAD * self._refresh_spread())
+        self._entries[token] = _Entry(now + lifetime, now + refresh_after, owner)
         if owner.token_id is not None:
             self._by_id.setdefault(owner.token_id, set()).add(token)
 

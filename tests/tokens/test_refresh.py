@@ -27,7 +27,7 @@ from user_service.settings import UserSettings
 from user_service.transport import create_app as create_user_app
 
 GATEWAY = {CALLER_TOKEN_HEADER: CALLER_SECRETS["api-gateway"]}
-TTL = 5.0  # the refresh window is the entry's last fifth: from 4 s on
+TTL = 5.0  # with both spreads at 0, the refresh window is the entry's last fifth: from 4 s on
 
 
 @pytest.fixture
@@ -55,9 +55,10 @@ def client_of(users: TestClient) -> UserClient:
 
 
 def refreshing(client: UserClient) -> tuple[Clock, TokenCache, TokenRefresher]:
-    """A cache on the test's clock (every lifetime the whole TTL) and its refresher."""
+    """A cache on the test's clock (every lifetime the whole TTL, every refresh window
+    its last fifth) and its refresher."""
     clock = Clock()
-    cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)
+    cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0, refresh_spread=lambda: 0.0)
     return clock, cache, TokenRefresher(cache, client)
 
 
@@ -88,6 +89,23 @@ def test_a_token_in_use_is_renewed_in_the_background_and_dropped_once_revoked(us
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_entries_cached_together_come_due_for_refresh_between_50_and_80_percent_of_their_lifetime() -> None:
+    clock = Clock()
+    cache = TokenCache(TTL, clock=clock, spread=lambda: 0.0)  # the real refresh spread
+    tokens = [f"dlkp_{i}" for i in range(200)]
+    owner = SimpleNamespace(username="alice", token_id=None, expires_at=None)
+    for token in tokens:
+        cache.put(token, owner)  # type: ignore[arg-type]
+    clock.now += 2.49
+    assert not any(cache.claim_refresh(t) for t in tokens)  # none before half the lifetime
+    clock.now += 0.76  # 65%: the middle of the spread
+    due = sum(cache.claim_refresh(t) for t in tokens)
+    assert 40 < due < 160  # about half: spread, not all at once
+    clock.now += 0.76  # just past 80%
+    assert sum(cache.claim_refresh(t) for t in tokens) == len(tokens) - due  # every other one
+    assert all(cache.get(t) is owner for t in tokens)  # all still served meanwhile
 
 
 def test_a_failed_refresh_leaves_the_entry_to_expire_as_it_would(caplog: pytest.LogCaptureFixture) -> None:
