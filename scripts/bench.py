@@ -60,7 +60,15 @@ from scripts.bench_steps import (
     mix,
     writers,
 )
-from scripts.bench_system import IDLE_SHARE, IDLE_WINDOW, RunningSystem, database_urls, local_run, memory
+from scripts.bench_system import (
+    IDLE_SHARE,
+    IDLE_WINDOW,
+    RunningSystem,
+    database_urls,
+    local_run,
+    memory,
+    resident_mb,
+)
 from tests.servers import free_port
 
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
@@ -233,7 +241,8 @@ async def measure(
     name = DATABASES[database]
     await asyncio.sleep(2)  # let start-up settle before reading idle memory
     idle = {proc: memory(pid) for proc, pid in system.processes().items()}
-    out.goals += memory_goals(idle, database)
+    idle_resident = resident_mb(list(system.processes().values()))
+    out.goals += memory_goals(idle, idle_resident, database)
     httpx_rows, feed_latencies = await httpx_load(system.gateway, bare_url, opts)
     out.lines += [
         f"Python client (httpx, one process), {name}:",
@@ -257,13 +266,15 @@ async def measure(
         await guarded(out, "fan-out", lambda: fan(ctx, out, opts.followers, opts.fanout_via))
 
     after = {proc: memory(pid) for proc, pid in system.processes().items()}
+    after_resident = resident_mb(list(system.processes().values()))
     shared_check, local_check = await limiter_cost(system.redis_url)
     out.lines += [
         "",
         f"Memory of every process of the local run on {name} (RSS counts pages shared between processes "
-        "in each of them; PSS splits them among those sharing):",
+        "in each of them; PSS splits them among those sharing; the physical pages are the page frames "
+        "of /proc/<pid>/pagemap resident in any of the processes, each counted once):",
         "",
-        *memory_rows(idle, after),
+        *memory_rows(idle, after, (idle_resident, after_resident)),
         "",
         f"Before each measured run the local run was left to finish the work the last one left "
         f"(until its processes together used under {IDLE_SHARE:.0%} of a core over {IDLE_WINDOW:g} s): "

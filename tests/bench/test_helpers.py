@@ -20,7 +20,7 @@ from scripts.bench_baseline import baseline_server
 from scripts.bench_floor import two_hop_server
 from scripts.bench_open import interleave, percentile, workers_for
 from scripts.bench_steps import Section, guarded
-from scripts.bench_system import _process_name, cpu_seconds, wait_until_idle
+from scripts.bench_system import _process_name, cpu_seconds, memory, resident_mb, wait_until_idle
 from tests.servers import free_port
 
 
@@ -135,3 +135,46 @@ def test_the_two_hop_floor_passes_the_bare_hops_page_through() -> None:
     assert forwarded.headers["content-type"] == "application/json"
     assert forwarded.content == direct.content
     assert len(forwarded.json()["links"]) == 20
+
+
+# A process holding 64 MB of its own pages forks; the child waits for a line on stdin,
+# then writes one byte in every page of that buffer (copy-on-write: its own copies).
+_FORKED_BUFFER = """
+import os, sys
+buf = bytearray(b"\\x01" * (64 << 20))
+child = os.fork()
+if child == 0:
+    print(os.getpid(), flush=True)
+    sys.stdin.readline()
+    for i in range(0, len(buf), 4096):
+        buf[i] = 2
+    print("copied", flush=True)
+    sys.stdin.readline()
+    os._exit(0)
+os.waitpid(child, 0)
+"""
+
+
+def test_resident_pages_count_a_page_shared_after_a_fork_once_and_its_copies_again() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _FORKED_BUFFER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        pids = [proc.pid, int(proc.stdout.readline())]
+        shared = resident_mb(pids)
+        if os.geteuid() != 0:  # page frames are root's to read
+            assert shared is None
+            return
+        rss_sum = sum(memory(pid).rss_mb for pid in pids)
+        assert shared is not None and shared > 64
+        assert rss_sum - shared > 60  # the buffer (and the interpreter) counted once
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "copied"
+        copied = resident_mb(pids)
+        assert copied is not None and 60 < copied - shared < 72  # the child's 64 MB of copies
+    finally:
+        proc.stdin.write("\n")
+        proc.stdin.close()
+        proc.wait(timeout=10)
