@@ -117,6 +117,10 @@ def machine() -> str:
 
 
 # --- users and calls -----------------------------------------------------------------
+# uvicorn closes a connection idle for 5 s, and httpx keeps one for 5 s by default: a
+# request sent on a connection at that moment meets the close (httpx.ReadError) and a
+# write is not retried. The bench's clients drop an idle connection after 1 s instead.
+KEEPALIVE_SECONDS = 1.0
 WRK_USERS = 64
 LINKS_PER_USER = 20
 
@@ -179,14 +183,19 @@ async def limiter_cost(redis_url: str, checks: int = 3000) -> tuple[float, float
 
 async def httpx_load(gateway: str, bare_url: str, opts: Options) -> tuple[list[str], list[float]]:
     """The Python client's figures and the one-at-a-time news latencies."""
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as anon:
+    setup_limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+    async with httpx.AsyncClient(base_url=gateway, timeout=30, limits=setup_limits) as anon:
         tokens = {}
         for name in ("author", "reader"):
             r = await anon.post("/login/dev", json={"username": f"bench-{name}"})
             tokens[name] = r.json()["access_token"]
     author = {"Authorization": f"Bearer {tokens['author']}"}
     reader = {"Authorization": f"Bearer {tokens['reader']}"}
-    limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
+    limits = httpx.Limits(
+        max_connections=opts.concurrency,
+        max_keepalive_connections=opts.concurrency,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
     rows = []
     async with httpx.AsyncClient(base_url=gateway, timeout=30, limits=limits) as client:
         await client.post("/v1/following", json={"followed": "bench-author"}, headers=reader)
@@ -255,7 +264,8 @@ async def measure(
         f"n={len(feed_latencies)}): median {statistics.median(feed_latencies) * 1000:.0f} ms, "
         f"max {max(feed_latencies) * 1000:.0f} ms.",
     ]
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=60) as client:
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=60, limits=limits) as client:
         tokens = await wrk_users(client, "bench-author", opts.users)
     ctx = Context(database, system, bare_url, bare_pid, *floor, tokens, opts.seconds)
     results = await guarded(out, "closed loop", lambda: closed_loop(ctx, out))

@@ -143,7 +143,12 @@ def isolated_system_env(nats: NatsServer, redis: RedisServer, **extra: str) -> d
     """An environment for LocalSystem on free ports, with brokers the caller controls
     and rate limits out of the way of a load that comes from one user."""
     env = dict(os.environ)
-    env.update({var: str(free_port()) for var in SERVICE_PORT_VARS})
+    # free_port() may give the same port twice (nothing holds it meanwhile): draw until
+    # every service has its own.
+    ports: set[int] = set()
+    while len(ports) < len(SERVICE_PORT_VARS):
+        ports.add(free_port())
+    env.update({var: str(port) for var, port in zip(SERVICE_PORT_VARS, sorted(ports), strict=True)})
     env.update(
         NATS_URL=nats.url, REDIS_URL=redis.url, RATE_LIMIT_PER_SECOND="100000", RATE_LIMIT_BURST="100000"
     )

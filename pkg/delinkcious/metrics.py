@@ -184,15 +184,25 @@ LOGIN_ATTEMPTS = Counter(
 
 # ---------------------------------------------------------------------- gateway replicas
 
-GATEWAY_SHARED_STATE_USES = ("login_state", "rate_limit", "revocation")
+GATEWAY_SHARED_STATE_USES = ("login_state", "rate_limit", "revocation", "list_cache")
 GATEWAY_SHARED_STATE_OUTCOMES = ("ok", "failed", "skipped")
 GATEWAY_SHARED_STATE_OPERATIONS = Counter(
     "delinkcious_gateway_shared_state_operations_total",
     "Uses of the gateway replicas' shared state in Redis, by use (login_state, rate_limit, "
-    "revocation) and outcome (ok; failed: Redis did not answer; skipped: not tried, as Redis "
+    "revocation, list_cache: a change to a user's links told to the other replicas) and "
+    "outcome (ok; failed: Redis did not answer; skipped: not tried, as Redis "
     "failed less than a second ago). Not ok: a login got 503, this replica's own rate limit "
-    "applied, or a revocation was not published.",
+    "applied, a revocation was not published, or a change reaches the other replicas' list "
+    "caches only when their pages expire.",
     ["use", "outcome"],
+)
+GATEWAY_LIST_CACHE_OUTCOMES = ("hit", "miss", "bypass")
+GATEWAY_LIST_CACHE_LOOKUPS = Counter(
+    "delinkcious_gateway_list_cache_lookups_total",
+    "Link list pages asked of the gateway's list cache, by outcome (hit: answered from it; "
+    "miss: fetched from link-manager; bypass: fetched and not kept, the cache being off or "
+    "the version of the user's links unknown while Redis is away).",
+    ["outcome"],
 )
 GATEWAY_REVOCATION_CHANNEL_UP = Gauge(
     "delinkcious_gateway_revocation_channel_up",
@@ -205,6 +215,8 @@ for _result in LINK_CHECK_RESULTS:
     LINK_CHECKS.labels(_result)
 for _result in TOKEN_VALIDATION_RESULTS:
     TOKEN_VALIDATIONS.labels(_result)
+for _outcome in GATEWAY_LIST_CACHE_OUTCOMES:
+    GATEWAY_LIST_CACHE_LOOKUPS.labels(_outcome)
 for _use in GATEWAY_SHARED_STATE_USES:
     for _outcome in GATEWAY_SHARED_STATE_OUTCOMES:
         GATEWAY_SHARED_STATE_OPERATIONS.labels(_use, _outcome)

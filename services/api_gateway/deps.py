@@ -1,4 +1,5 @@
-"""Dependency aliases for the routes: the signed-in user (rate limited) and the backends.
+"""Dependency aliases for the routes: the signed-in user (rate limited), the list cache
+and the backends.
 
 The client getters are async though they await nothing: FastAPI runs a plain function
 in its thread pool, a thread hop per dependency per request."""
@@ -10,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api_gateway.auth import CurrentUser
+from api_gateway.list_cache import ListCache, Listing, version_key
 from api_gateway.ratelimit import RateLimiter
 from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
@@ -21,6 +23,26 @@ async def signed_in_user(request: Request, username: CurrentUser) -> str:
     limiter: RateLimiter = request.app.state.limiter
     await limiter.check(username)
     return username
+
+
+async def listing_user(request: Request, username: CurrentUser) -> Listing:
+    """signed_in_user, and the version of the user's links read in the rate limiter's
+    round trip (list_cache.py)."""
+    limiter: RateLimiter = request.app.state.limiter
+    cache: ListCache = request.app.state.list_cache
+    if not cache.enabled:
+        await limiter.check(username)
+        return Listing(username, None)
+    if not cache.shared:
+        await limiter.check(username)
+        return Listing(username, cache.version(username, "-"))
+    shared = await limiter.check(username, read=version_key(username))
+    return Listing(username, None if shared is None else cache.version(username, shared))
+
+
+async def _list_cache(request: Request) -> ListCache:
+    cache: ListCache = request.app.state.list_cache
+    return cache
 
 
 async def _links(request: Request) -> LinkClient:
@@ -44,6 +66,8 @@ async def _news(request: Request) -> NewsClient:
 
 
 User = Annotated[str, Depends(signed_in_user)]
+ListingUser = Annotated[Listing, Depends(listing_user)]
+ListCacheDep = Annotated[ListCache, Depends(_list_cache)]
 Links = Annotated[LinkClient, Depends(_links)]
 Users = Annotated[UserClient, Depends(_users)]
 Social = Annotated[SocialGraphClient, Depends(_social)]

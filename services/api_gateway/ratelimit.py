@@ -24,8 +24,10 @@ from delinkcious.errors import RateLimited
 
 
 class RateLimiter(Protocol):
-    async def check(self, user: str) -> None:
-        """Raises RateLimited (429, with retry_after) when `user` is over the limit."""
+    async def check(self, user: str, read: str | None = None) -> str | None:
+        """Raises RateLimited (429, with retry_after) when `user` is over the limit.
+        `read`: a shared key whose value to read in the same round trip (a missing key
+        reads "0"); returns it, or None when there is no shared state to read it from."""
         ...
 
 
@@ -41,8 +43,9 @@ class InMemoryRateLimiter:
         self._max_users = max_users
         self._buckets: dict[str, tuple[float, float]] = {}  # user -> (tokens, last refill)
 
-    async def check(self, user: str) -> None:
+    async def check(self, user: str, read: str | None = None) -> str | None:
         self.check_now(user)
+        return None
 
     def check_now(self, user: str) -> None:
         now = time.monotonic()
@@ -60,6 +63,8 @@ class InMemoryRateLimiter:
 # ARGV[1]: the emission interval (ms per request), ARGV[2]: burst * interval (ms).
 # A request is allowed when the TAT it would leave is at most `burst` intervals ahead
 # of now; a refusal changes nothing. Returns {1, 0} or {0, ms until one is allowed}.
+# KEYS[2], when given, is read in the same round trip and its value (or "0") returned
+# third: the list cache's version of the user's links (list_cache.py) costs no call.
 _GCRA_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -71,6 +76,7 @@ local new_tat = tat + interval
 local wait = new_tat - now - capacity
 if wait > 0 then return {0, math.ceil(wait)} end
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
+if KEYS[2] then return {1, 0, redis.call('GET', KEYS[2]) or '0'} end
 return {1, 0}
 """
 
@@ -88,17 +94,19 @@ class RedisRateLimiter:
         self._script = shared.redis.register_script(_GCRA_SCRIPT)
         self.fallback = InMemoryRateLimiter(per_second, burst)
 
-    async def check(self, user: str) -> None:
+    async def check(self, user: str, read: str | None = None) -> str | None:
         if self._shared.available("rate_limit"):
+            keys = [rate_key(user)] if read is None else [rate_key(user), read]
             try:
-                allowed, wait_ms = await self._script(
-                    keys=[rate_key(user)], args=[repr(self._interval_ms), repr(self._capacity_ms)]
+                answer = await self._script(
+                    keys=keys, args=[repr(self._interval_ms), repr(self._capacity_ms)]
                 )
             except (RedisError, OSError) as error:
                 self._shared.failed("rate_limit", error)
             else:
                 self._shared.succeeded("rate_limit")
-                if not allowed:
-                    raise _limited(int(wait_ms) / 1000)
-                return
+                if not answer[0]:
+                    raise _limited(int(answer[1]) / 1000)
+                return str(answer[2]) if read is not None else None
         self.fallback.check_now(user)
+        return None

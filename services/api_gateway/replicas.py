@@ -1,6 +1,6 @@
 """What the gateway replicas share, wired by configuration: with REDIS_URL the token
-cache, rate limiter and used login states are the Redis ones (shared_state.py), without
-it the in-memory ones, behind the same interfaces."""
+cache, rate limiter, used login states and the versions of the list cache are the
+Redis ones (shared_state.py), without it the in-memory ones, behind the same interfaces."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api_gateway.auth import TokenCache
+from api_gateway.list_cache import ListCache
 from api_gateway.login.states import RedisUsedStates, UsedStates
 from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api_gateway.revocation import SharedTokenCache
@@ -34,6 +35,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
         app.state.token_cache = TokenCache(settings.token_cache_seconds)
         limiter = InMemoryRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.limiter = limiter
+    app.state.list_cache = ListCache(
+        settings.list_cache_seconds, settings.list_cache_max_bytes, app.state.shared_state
+    )
 
 
 def used_states(app: FastAPI) -> UsedStates | None:

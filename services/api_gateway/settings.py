@@ -30,8 +30,14 @@ class GatewaySettings(ServiceSettings):
     token_cache_seconds: float = Field(5.0, ge=0, le=60, validation_alias="TOKEN_CACHE_SECONDS")
     rate_limit_per_second: float = Field(50.0, gt=0, validation_alias="RATE_LIMIT_PER_SECOND")
     rate_limit_burst: int = Field(100, ge=1, validation_alias="RATE_LIMIT_BURST")
-    # Redis shared by the replicas: used login states, rate limits and revocations. Unset:
-    # all three live in this instance's memory, which is right for a single instance only.
+    # How long a replica may answer a link list page again without asking link-manager
+    # (list_cache.py: a change through any replica ends it at once; a re-check's verdict
+    # shows after at most this long). 0 turns the cache off.
+    list_cache_seconds: float = Field(2.0, ge=0, le=60, validation_alias="LIST_CACHE_SECONDS")
+    list_cache_max_bytes: int = Field(8 * 1024**2, ge=0, validation_alias="LIST_CACHE_MAX_BYTES")
+    # Redis shared by the replicas: used login states, rate limits, revocations and the
+    # versions of each user's links. Unset: all of these live in this instance's memory,
+    # which is right for a single instance only.
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
 
     # Social login; a provider whose settings are absent is off and its routes are 404.

@@ -10,12 +10,12 @@ import httpx
 from fastapi import FastAPI
 
 from api_gateway import feeds, login, pinboard, replicas, web
+from api_gateway.list_cache import VersionedLinkClient
 from api_gateway.routes import account, bookmarks, links, news, social, tags, tokens
 from api_gateway.settings import GatewaySettings
 from api_gateway.token_refresh import TokenRefresher
 from delinkcious.app import create_service_app
 from delinkcious.bookmarks import MAX_IMPORT_FILE_BYTES
-from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
 from delinkcious.clients.user import UserClient
@@ -40,7 +40,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         token = settings.caller_token.get_secret_value() if settings.caller_token else ""
         timeout = httpx.Timeout(settings.backend_timeout_seconds, connect=2.0)
-        app.state.links = LinkClient(settings.link_manager_url, token, timeout=timeout)
+        app.state.links = VersionedLinkClient(
+            settings.link_manager_url, token, timeout=timeout, cache=app.state.list_cache
+        )
         app.state.users = UserClient(settings.user_manager_url, token, timeout=timeout)
         app.state.token_refresher = TokenRefresher(app.state.token_cache, app.state.users)
         app.state.social = SocialGraphClient(settings.social_graph_manager_url, token, timeout=timeout)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api_gateway.deps import Links, User
+from api_gateway.deps import Links, ListCacheDep, ListingUser, User
 from api_gateway.docs import AUTHED, errors
 from api_gateway.forward import Forwarded
 from delinkcious.models import Link, LinkListQuery, LinkPage, LinkUpdate, NewLink, Url
@@ -15,12 +16,31 @@ router = APIRouter(prefix="/v1/links", tags=["links"])
 
 
 @router.get("", response_model=LinkPage, responses=errors(*AUTHED), summary="List your links, newest first")
-async def list_links(user: User, query: Annotated[LinkListQuery, Query()], links: Links) -> Response:
+async def list_links(
+    user: ListingUser, query: Annotated[LinkListQuery, Query()], links: Links, cache: ListCacheDep
+) -> Response:
     """Newest `created_at` first (ties: last saved first). Regex filters match
     case-insensitively anywhere in the field; every `tag` given must be on the link;
     `private` keeps only private (`true`) or public (`false`) links. Page with
-    `next_page_token` until it is empty."""
-    return Forwarded(await links.list_links_json(user, query.filters(), query.page_size, query.start_token))
+    `next_page_token` until it is empty.
+
+    Every change you make shows in the next list, through any gateway replica. A
+    re-check's verdict on a link already checked may take up to `LIST_CACHE_SECONDS`
+    (2 s by default) to show: pages are kept that long."""
+    key = (
+        query.page_size,
+        query.start_token,
+        query.url_regex,
+        query.title_regex,
+        query.description_regex,
+        tuple(query.tag),
+        query.private,
+    )
+
+    def fetch() -> Awaitable[bytes]:
+        return links.list_links_json(user.username, query.filters(), query.page_size, query.start_token)
+
+    return Forwarded(await cache.page(user, key, fetch))
 
 
 @router.post("", status_code=201, responses=errors(*AUTHED, 409), summary="Save a link")

@@ -1,0 +1,73 @@
+"""Everything the gateway does in Redis works as the Redis user the chart gives it (its
+`redisAcl` rules, set on a real Redis), and the same user reaches nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.exceptions import NoPermissionError
+
+from api_gateway.list_cache import ListCache, version_key
+from api_gateway.login.states import RedisUsedStates
+from api_gateway.ratelimit import RedisRateLimiter
+from api_gateway.revocation import SharedTokenCache
+from api_gateway.shared_state import REVOCATION_CHANNEL, SharedState
+from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
+from tests.deploy.chart import chart_values
+from tests.servers import RedisServer
+
+PASSWORD = "acl-test-password-0123"
+
+
+@pytest.fixture(scope="module")
+def gateway_user_url() -> Iterator[str]:
+    server = RedisServer()
+    server.start()
+    rules = chart_values()["services"]["api-gateway"]["redisAcl"].split()
+    admin = redis.Redis.from_url(server.url)
+    admin.acl_setuser(
+        "api-gateway", enabled=True, reset_keys=True, reset_channels=True, passwords=[f"+{PASSWORD}"]
+    )
+    admin.execute_command("ACL", "SETUSER", "api-gateway", *rules)
+    admin.close()
+    try:
+        yield f"redis://api-gateway:{PASSWORD}@127.0.0.1:{server.port}/0"
+    finally:
+        server.close()
+
+
+def outcome(use: str, result: str) -> float:
+    return GATEWAY_SHARED_STATE_OPERATIONS.labels(use, result)._value.get()
+
+
+def test_the_gateways_redis_work_is_allowed_by_its_acl(gateway_user_url: str) -> None:
+    async def scenario() -> None:
+        shared = SharedState(gateway_user_url)
+        try:
+            failed = {use: outcome(use, "failed") for use in ("rate_limit", "list_cache", "login_state")}
+            limiter = RedisRateLimiter(shared, per_second=100, burst=100)
+            assert await limiter.check("ann", read=version_key("ann")) == "0"
+            await ListCache(2.0, 1 << 20, shared).changed("ann")
+            assert await limiter.check("ann", read=version_key("ann")) == "1"
+            assert await RedisUsedStates(shared).first_use("some-state", 60) is True
+            assert await RedisUsedStates(shared).first_use("some-state", 60) is False
+            tokens = SharedTokenCache(5, shared)
+            listener = asyncio.create_task(tokens.run())
+            try:
+                await shared.redis.publish(REVOCATION_CHANNEL, '{"token_id": "x"}')
+            finally:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+                await tokens.aclose()
+            assert {use: outcome(use, "failed") for use in failed} == failed
+            assert shared.available("rate_limit")
+            # Nothing outside the gateway's prefix.
+            with pytest.raises(NoPermissionError):
+                await shared.redis.get("news:feed:ann")
+        finally:
+            await shared.aclose()
+
+    asyncio.run(scenario())
