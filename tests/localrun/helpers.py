@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from delinkcious.localrun.catalog import PYTHON, SERVICES, ServiceDef, select
@@ -28,12 +29,17 @@ def caller_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def pinned_ports() -> dict[str, str]:
+def pinned_ports(avoid: Collection[int] = ()) -> dict[str, str]:
     """A free port for every port of the table, so no test touches 8080 and the like,
-    nor a port another run is about to take."""
-    ports = {s.port_env: str(free_port()) for s in SERVICES}
-    ports |= {s.http_pin_env: str(free_port()) for s in SERVICES if s.http_pin_env}
-    return ports
+    nor a port another run is about to take. Each its own, and none in `avoid`: two
+    draws of a free port may give the same one, and the plan refuses a port given twice."""
+    names = [s.port_env for s in SERVICES] + [s.http_pin_env for s in SERVICES if s.http_pin_env]
+    ports: list[int] = []
+    while len(ports) < len(names):
+        port = free_port()
+        if port not in ports and port not in avoid:
+            ports.append(port)
+    return {name: str(port) for name, port in zip(names, ports, strict=True)}
 
 
 def fake(name: str, *flags: str, default_port: int | None = None) -> ServiceDef:
@@ -83,10 +89,14 @@ def planned(
     result = plan(
         select(SERVICES, only),
         data_dir=data_dir,
-        env=caller_env(**{**pinned_ports(), **env}),
+        env=caller_env(**{**pinned_ports(_ports_in(env)), **env}),
         secrets=secrets,
     )
     return {spec.name: spec for spec in result}
+
+
+def _ports_in(env: dict[str, str]) -> set[int]:
+    return {int(v) for k, v in env.items() if k.endswith("_PORT") and v.isdigit()}
 
 
 def table_secrets(data_dir: Path) -> LocalSecrets:
