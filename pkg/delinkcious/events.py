@@ -38,6 +38,7 @@ from delinkcious.metrics import (
     EVENTS_CONSUMED,
     EVENTS_PUBLISHED,
 )
+from delinkcious.tasks import cancel_and_wait
 
 log = logging.getLogger("delinkcious.events")
 
@@ -194,9 +195,7 @@ class EventBus:
     async def close(self) -> None:
         """Drains: in-flight handlers finish and their acks are flushed before closing."""
         if self._connector is not None and not self._connector.done():
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
+            await cancel_and_wait(self._connector)
         if self._nc is not None and not self._nc.is_closed:
             try:
                 await asyncio.wait_for(self._nc.drain(), timeout=10)

@@ -17,6 +17,7 @@ from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLim
 from api_gateway.revocation import SharedTokenCache
 from api_gateway.settings import GatewaySettings
 from api_gateway.shared_state import SharedState
+from delinkcious.tasks import cancel_and_wait
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
@@ -58,8 +59,6 @@ async def shared(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await cancel_and_wait(listener)
         await cache.aclose()
         await state.aclose()

@@ -16,6 +16,7 @@ import logging
 from api_gateway.auth import TokenCache
 from delinkcious.clients.user import UserClient
 from delinkcious.errors import Unauthenticated
+from delinkcious.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,4 @@ class TokenRefresher:
         await asyncio.gather(*self._running, return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await cancel_and_wait(*self._running)

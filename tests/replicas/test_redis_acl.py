@@ -16,6 +16,7 @@ from api_gateway.ratelimit import RedisRateLimiter
 from api_gateway.revocation import SharedTokenCache
 from api_gateway.shared_state import REVOCATION_CHANNEL, SharedState
 from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
+from delinkcious.tasks import cancel_and_wait
 from tests.deploy.chart import chart_values
 from tests.servers import RedisServer
 
@@ -59,8 +60,7 @@ def test_the_gateways_redis_work_is_allowed_by_its_acl(gateway_user_url: str) ->
             try:
                 await shared.redis.publish(REVOCATION_CHANNEL, '{"token_id": "x"}')
             finally:
-                listener.cancel()
-                await asyncio.gather(listener, return_exceptions=True)
+                await cancel_and_wait(listener)
                 await tokens.aclose()
             assert {use: outcome(use, "failed") for use in failed} == failed
             assert shared.available("rate_limit")
