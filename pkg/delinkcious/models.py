@@ -217,6 +217,12 @@ class LinkListQuery(BaseModel):
     page_size: PageSize = DEFAULT_PAGE_SIZE
     start_token: Annotated[str, Field(max_length=1024)] = ""
 
+    def cache_key(self) -> tuple[object, ...]:
+        """Every field, hashable: two queries share a key only if they ask for the same
+        page. Taken from the model, so a field added later is part of it."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return tuple(tuple(value) if isinstance(value, list) else value for value in values)
+
     def filters(self) -> LinkFilter:
         return LinkFilter(
             url_regex=self.url_regex,

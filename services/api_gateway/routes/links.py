@@ -27,20 +27,11 @@ async def list_links(
     Every change you make shows in the next list, through any gateway replica. A
     re-check's verdict on a link already checked may take up to `LIST_CACHE_SECONDS`
     (2 s by default) to show: pages are kept that long."""
-    key = (
-        query.page_size,
-        query.start_token,
-        query.url_regex,
-        query.title_regex,
-        query.description_regex,
-        tuple(query.tag),
-        query.private,
-    )
 
     def fetch() -> Awaitable[bytes]:
         return links.list_links_json(user.username, query.filters(), query.page_size, query.start_token)
 
-    return Forwarded(await cache.page(user, key, fetch))
+    return Forwarded(await cache.page(user, query.cache_key(), fetch))
 
 
 @router.post("", status_code=201, responses=errors(*AUTHED, 409), summary="Save a link")
