@@ -24,7 +24,16 @@ from news_service.service import NewsService
 from news_service.store import FeedItem, Position
 from news_service.transport import GET_NEWS, SERVICE_NAME, GrpcServer, create_grpc_server
 from tests.conftest import CALLER_SECRETS
-from tests.news.support import BASE_TIME, FakeFollowers, codec, link_event, news_settings, tokens, unique
+from tests.news.support import (
+    BASE_TIME,
+    FakeFollowers,
+    codec,
+    link_event,
+    news_settings,
+    tokens,
+    unique,
+    wait_until,
+)
 from tests.servers import free_port
 
 GATEWAY_TOKEN = CALLER_SECRETS["api-gateway"]
@@ -170,6 +179,9 @@ async def test_no_metadata_at_all_is_unauthenticated_and_counted(running: Runnin
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.GetNews(news_pb2.GetNewsRequest(username="reader"), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Counted as the call ends on the server, which can be just after the client has
+    # its answer.
+    await wait_until(lambda: refused() == before + 1, within=5)
     assert refused() == before + 1
 
 
