@@ -25,6 +25,7 @@ from delinkcious.events import (
     run_consumer,
 )
 from delinkcious.models import CheckRequest, EventType, LinkEvent
+from delinkcious.tasks import cancel_and_wait
 from link_checker.service import LinkCheckerService
 
 log = logging.getLogger("link_checker.consumers")
@@ -89,9 +90,7 @@ async def _while_busy(msg: Msg, work: Awaitable[object]) -> None:
     try:
         await work
     finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+        await cancel_and_wait(beat)
 
 
 def start_consumers(

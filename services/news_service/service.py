@@ -20,6 +20,7 @@ from delinkcious.models import (
     require_username,
 )
 from delinkcious.pagination import PageTokenCodec
+from delinkcious.tasks import cancel_and_wait
 from news_service.store import MAX_SCORE, FeedItem, FeedStore, Position
 
 # The most social-graph-manager hands out per call.
@@ -78,9 +79,8 @@ class NewsService:
                     await progress()
             except BaseException:
                 if following is not None:
-                    following.cancel()
                     with contextlib.suppress(BaseException):
-                        await following
+                        await cancel_and_wait(following)
                 raise
             if following is None:
                 return reached
