@@ -204,6 +204,13 @@ GATEWAY_LIST_CACHE_LOOKUPS = Counter(
     "the version of the user's links unknown while Redis is away).",
     ["outcome"],
 )
+GATEWAY_NEWS_CACHE_LOOKUPS = Counter(
+    "delinkcious_gateway_news_cache_lookups_total",
+    "News pages asked of the gateway's news cache, by outcome (hit: answered from it; "
+    "miss: fetched from news-manager; bypass: fetched and not kept, the cache being off or "
+    "the version of the user's feed unknown while Redis is away).",
+    ["outcome"],
+)
 GATEWAY_REVOCATION_CHANNEL_UP = Gauge(
     "delinkcious_gateway_revocation_channel_up",
     "1 while this gateway replica is subscribed to the revocation channel (its token cache is "
@@ -217,6 +224,7 @@ for _result in TOKEN_VALIDATION_RESULTS:
     TOKEN_VALIDATIONS.labels(_result)
 for _outcome in GATEWAY_LIST_CACHE_OUTCOMES:
     GATEWAY_LIST_CACHE_LOOKUPS.labels(_outcome)
+    GATEWAY_NEWS_CACHE_LOOKUPS.labels(_outcome)
 for _use in GATEWAY_SHARED_STATE_USES:
     for _outcome in GATEWAY_SHARED_STATE_OUTCOMES:
         GATEWAY_SHARED_STATE_OPERATIONS.labels(_use, _outcome)

@@ -1,5 +1,5 @@
-"""Dependency aliases for the routes: the signed-in user (rate limited), the list cache
-and the backends.
+"""Dependency aliases for the routes: the signed-in user (rate limited), the list and
+news caches and the backends.
 
 The client getters are async though they await nothing: FastAPI runs a plain function
 in its thread pool, a thread hop per dependency per request."""
@@ -17,6 +17,7 @@ from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
 from delinkcious.clients.user import UserClient
+from delinkcious.news.versions import news_version_key
 
 
 async def signed_in_user(request: Request, username: CurrentUser) -> str:
@@ -40,8 +41,24 @@ async def listing_user(request: Request, username: CurrentUser) -> Listing:
     return Listing(username, None if shared is None else cache.version(username, shared))
 
 
+async def news_reader(request: Request, username: CurrentUser) -> Listing:
+    """signed_in_user, and the version of the user's feed read in the rate limiter's
+    round trip. Only Redis knows of deliveries: without it no news page is kept."""
+    limiter: RateLimiter = request.app.state.limiter
+    cache: ListCache = request.app.state.news_cache
+    if not (cache.enabled and cache.shared):
+        await limiter.check(username)
+        return Listing(username, None)
+    return Listing(username, await limiter.check(username, read=news_version_key(username)))
+
+
 async def _list_cache(request: Request) -> ListCache:
     cache: ListCache = request.app.state.list_cache
+    return cache
+
+
+async def _news_cache(request: Request) -> ListCache:
+    cache: ListCache = request.app.state.news_cache
     return cache
 
 
@@ -68,6 +85,8 @@ async def _news(request: Request) -> NewsClient:
 User = Annotated[str, Depends(signed_in_user)]
 ListingUser = Annotated[Listing, Depends(listing_user)]
 ListCacheDep = Annotated[ListCache, Depends(_list_cache)]
+NewsReader = Annotated[Listing, Depends(news_reader)]
+NewsCacheDep = Annotated[ListCache, Depends(_news_cache)]
 Links = Annotated[LinkClient, Depends(_links)]
 Users = Annotated[UserClient, Depends(_users)]
 Social = Annotated[SocialGraphClient, Depends(_social)]

@@ -19,6 +19,11 @@ while that version holds:
 - While Redis is away no version can be read: pages are then neither served from the
   cache nor kept. A change this replica could not count in Redis reaches the other
   replicas' pages when those expire.
+
+The same cache keeps news pages (`GET /v1/news`) under the version of the reader's feed,
+which news-manager moves as it adds to the feed (delinkcious.news.versions): a delivered
+event shows in the next read through any replica. A feed changes only through
+news-manager, so a news page has no part of its version of this replica's own.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
 from redis.exceptions import NoPermissionError, RedisError
 
 from api_gateway.shared_state import KEY_PREFIX, SharedState
@@ -49,10 +55,6 @@ VERSION_KEY_SECONDS = 86_400
 # Users whose own change counts this replica keeps before it starts afresh (with its
 # pages, which were kept under those counts).
 MAX_COUNTED_USERS = 100_000
-
-_HIT = GATEWAY_LIST_CACHE_LOOKUPS.labels("hit")
-_MISS = GATEWAY_LIST_CACHE_LOOKUPS.labels("miss")
-_BYPASS = GATEWAY_LIST_CACHE_LOOKUPS.labels("bypass")
 
 
 def version_key(user: str) -> str:
@@ -76,7 +78,9 @@ class _Page:
 
 
 class ListCache:
-    """Pages by (user, query), least recently used evicted first past `max_bytes`."""
+    """Pages by (user, query), least recently used evicted first past `max_bytes`.
+    `lookups` counts hits, misses and bypasses; a page containing `never_keep` is not
+    kept (a link list's pending link; None keeps every page)."""
 
     def __init__(
         self,
@@ -84,8 +88,15 @@ class ListCache:
         max_bytes: int,
         shared: SharedState | None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        lookups: Counter = GATEWAY_LIST_CACHE_LOOKUPS,
+        never_keep: bytes | None = _PENDING,
     ) -> None:
         self.seconds = seconds
+        self._hit = lookups.labels("hit")
+        self._miss = lookups.labels("miss")
+        self._bypass = lookups.labels("bypass")
+        self._never_keep = never_keep
         self._clock = clock
         self.max_bytes = max_bytes
         self._shared = shared
@@ -108,19 +119,20 @@ class ListCache:
 
     async def page(self, listing: Listing, query: Hashable, fetch: Callable[[], Awaitable[bytes]]) -> bytes:
         if listing.version is None or not self.enabled:
-            _BYPASS.inc()
+            self._bypass.inc()
             return await fetch()
         key = (listing.username, query)
         kept = self._pages.get(key)
         if kept is not None:
             if kept.version == listing.version and kept.expires > self._clock():
                 self._pages.move_to_end(key)
-                _HIT.inc()
+                self._hit.inc()
                 return kept.body
             self._remove(key)
-        _MISS.inc()
+        self._miss.inc()
         body = await fetch()
-        if _PENDING not in body and len(body) <= self.max_bytes // 8:
+        never_keep = self._never_keep
+        if (never_keep is None or never_keep not in body) and len(body) <= self.max_bytes // 8:
             self._keep(key, _Page(listing.version, self._clock() + self.seconds, body))
         return body
 

@@ -1,5 +1,5 @@
 """What the gateway replicas share, wired by configuration: with REDIS_URL the token
-cache, rate limiter, used login states and the versions of the list cache are the
+cache, rate limiter, used login states and the versions of the list and news caches are the
 Redis ones (shared_state.py), without it the in-memory ones, behind the same interfaces."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from api_gateway.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLim
 from api_gateway.revocation import SharedTokenCache
 from api_gateway.settings import GatewaySettings
 from api_gateway.shared_state import SharedState
+from delinkcious.metrics import GATEWAY_NEWS_CACHE_LOOKUPS
 from delinkcious.tasks import cancel_and_wait
 
 
@@ -38,6 +39,15 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.state.limiter = limiter
     app.state.list_cache = ListCache(
         settings.list_cache_seconds, settings.list_cache_max_bytes, app.state.shared_state
+    )
+    # A news event is never pending: every page may be kept. Without Redis nothing tells
+    # this replica of a delivery, so no news page is kept (deps.news_reader).
+    app.state.news_cache = ListCache(
+        settings.news_cache_seconds,
+        settings.news_cache_max_bytes,
+        app.state.shared_state,
+        lookups=GATEWAY_NEWS_CACHE_LOOKUPS,
+        never_keep=None,
     )
 
 

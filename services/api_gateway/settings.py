@@ -35,6 +35,11 @@ class GatewaySettings(ServiceSettings):
     # shows after at most this long). 0 turns the cache off.
     list_cache_seconds: float = Field(2.0, ge=0, le=60, validation_alias="LIST_CACHE_SECONDS")
     list_cache_max_bytes: int = Field(8 * 1024**2, ge=0, validation_alias="LIST_CACHE_MAX_BYTES")
+    # How long a replica may answer a news page again without asking news-manager, while
+    # the version of the reader's feed holds (list_cache.py: a delivery ends it at once).
+    # Only with REDIS_URL, and that Redis must be news-manager's; 0 turns the cache off.
+    news_cache_seconds: float = Field(2.0, ge=0, le=60, validation_alias="NEWS_CACHE_SECONDS")
+    news_cache_max_bytes: int = Field(8 * 1024**2, ge=0, validation_alias="NEWS_CACHE_MAX_BYTES")
     # Redis shared by the replicas: used login states, rate limits, revocations and the
     # versions of each user's links. Unset: all of these live in this instance's memory,
     # which is right for a single instance only.

@@ -1,4 +1,6 @@
-"""The feeds in Redis: one sorted set per user, `news:feed:<username>`."""
+"""The feeds in Redis: one sorted set per user, `news:feed:<username>`, and the version
+of each, `news:version:<username>` (delinkcious.news.versions), which the gateway's news
+cache reads."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from delinkcious.errors import Unavailable
 from delinkcious.models import LinkEvent
+from delinkcious.news.versions import NEWS_VERSION_KEY_SECONDS, news_version_key
 from news_service.store import FeedItem, Position, decode, encode
 
 FEED_KEY_PREFIX = "news:feed:"
@@ -22,15 +25,23 @@ WRITE_CHUNK = 500
 # follower cost news-manager far more CPU packing commands and parsing two replies per
 # follower than Redis spent on them; this is one command and one reply per chunk. A feed
 # is trimmed only when it has grown past its length, which leaves it as the pipeline did.
+# KEYS: the feeds, then as many versions (delinkcious.news.versions), the i-th feed's
+# version at n + i. A feed's version moves in the same step as the feed, and only when
+# the event was not in it already (a redelivery changes nothing a reader could see).
 _ADD_SCRIPT = """
-local member, score, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
-for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, score, member)
-  if redis.call('ZCARD', key) > keep then
-    redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+local member, score, keep, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local n = #KEYS / 2
+for i = 1, n do
+  local key = KEYS[i]
+  if redis.call('ZADD', key, score, member) == 1 then
+    if redis.call('ZCARD', key) > keep then
+      redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+    end
+    redis.call('INCR', KEYS[n + i])
+    redis.call('EXPIRE', KEYS[n + i], ttl)
   end
 end
-return #KEYS
+return n
 """
 
 # A page, read in one atomic step so writes between its commands cannot shift it.
@@ -95,11 +106,12 @@ class RedisFeedStore:
 
     async def add(self, event: LinkEvent, followers: Sequence[str]) -> None:
         member, score = encode(event)
-        args: list[str | int] = [member, score, self._max]
+        args: list[str | int] = [member, score, self._max, NEWS_VERSION_KEY_SECONDS]
         for i in range(0, len(followers), self._chunk):
             # Every write is idempotent, so a chunk (or an event) that failed part way
             # is simply written again when the event is redelivered.
-            keys = [FEED_KEY_PREFIX + follower for follower in followers[i : i + self._chunk]]
+            chunk = followers[i : i + self._chunk]
+            keys = [FEED_KEY_PREFIX + f for f in chunk] + [news_version_key(f) for f in chunk]
             async with _reachable():
                 await self._add_script(keys=keys, args=args)
 

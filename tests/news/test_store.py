@@ -12,6 +12,7 @@ import pytest
 
 from delinkcious.errors import Unavailable
 from delinkcious.models import LinkEvent, NewsEvent
+from delinkcious.news.versions import NEWS_VERSION_KEY_SECONDS, news_version_key
 from news_service.redis_store import RedisFeedStore, feed_key
 from news_service.store import FeedStore, InMemoryFeedStore, Position
 from tests.news.support import BASE_TIME, link_event, unique
@@ -180,5 +181,31 @@ async def test_feeds_live_under_their_documented_keys(redis_url: str) -> None:
         pairs = cast(list[tuple[bytes, float]], await redis.zrange(feed_key(reader), 0, -1, withscores=True))
         scores = [score for _, score in pairs]
         assert scores == [(BASE_TIME.timestamp() + n) * 1_000_000 for n in (1, 2)]
+    finally:
+        await store.aclose()
+
+
+async def test_each_new_event_moves_the_version_of_every_feed_it_enters(redis_url: str) -> None:
+    """The gateway's news cache serves a kept page only while this version holds."""
+    store = RedisFeedStore.from_url(redis_url, MAX_LENGTH)
+    store._chunk = 2
+    readers = [unique("r") for _ in range(5)]  # three chunks: each feed's version is its own
+    try:
+        redis = store._redis
+
+        async def versions() -> list[str | bytes | None]:
+            return [await redis.get(news_version_key(r)) for r in readers]
+
+        assert await versions() == [None] * 5
+        first = link_event("author", 1)
+        await store.add(first, readers)
+        assert await versions() == ["1"] * 5
+        await store.add(first, readers)  # a redelivery: no feed changed
+        assert await versions() == ["1"] * 5
+        await store.add(link_event("author", 2), readers[1:4])
+        assert await versions() == ["1", "2", "2", "2", "1"]
+        assert news_version_key(readers[0]) == f"news:version:{readers[0]}"
+        ttl = await redis.ttl(news_version_key(readers[1]))
+        assert NEWS_VERSION_KEY_SECONDS - 60 < ttl <= NEWS_VERSION_KEY_SECONDS
     finally:
         await store.aclose()

@@ -21,8 +21,8 @@ async def _scrape_all(system: System) -> dict[str, Samples]:
 
 
 async def _drive(system: System, author: str, reader: str) -> str:
-    """Logins (one refused), a follow, a link added, updated and deleted, news read,
-    an unknown token and a revoked one. Returns the link's URL."""
+    """Logins (one refused), a follow, a link added, listed, updated and deleted, news
+    read, an unknown token and a revoked one. Returns the link's URL."""
     author_token, reader_token = await system.login(author), await system.login(reader)
     async with system.client() as anonymous:
         refused = await anonymous.post("/login/dev", json={"username": "not a username!"})
@@ -35,6 +35,7 @@ async def _drive(system: System, author: str, reader: str) -> str:
     async with system.client(reader_token) as as_reader, system.client(author_token) as as_author:
         assert (await as_reader.post("/v1/following", json={"followed": author})).status_code == 204
         assert (await as_author.post("/v1/links", json={"url": url, "title": "counted"})).status_code == 201
+        assert (await as_author.get("/v1/links")).status_code == 200
 
         async def delivered() -> bool:
             news = await as_reader.get("/v1/news")
@@ -107,7 +108,8 @@ async def test_each_service_shows_its_documented_metrics_and_the_traffic(
         subject = f"delinkcious.links.{event_type}"
         assert delta(links, "delinkcious_events_published_total", subject=subject, outcome="stored") == 1
     assert delta(links, "http_server_requests_total", service=links, route=LINKS_ROUTE, status="201") == 1
-    assert delta(links, "http_server_request_duration_seconds_count", service=links, route=LINKS_ROUTE) == 3
+    # The save, the list, the update and the delete.
+    assert delta(links, "http_server_request_duration_seconds_count", service=links, route=LINKS_ROUTE) == 4
 
     gateway = "api-gateway"
     assert delta(gateway, "http_client_requests_total", target=links, route=LINKS_ROUTE, status="201") == 1

@@ -16,6 +16,7 @@ from api_gateway.ratelimit import RedisRateLimiter
 from api_gateway.revocation import SharedTokenCache
 from api_gateway.shared_state import REVOCATION_CHANNEL, SharedState
 from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
+from delinkcious.news.versions import news_version_key
 from delinkcious.tasks import cancel_and_wait
 from tests.deploy.chart import chart_values
 from tests.servers import RedisServer
@@ -53,6 +54,8 @@ def test_the_gateways_redis_work_is_allowed_by_its_acl(gateway_user_url: str) ->
             assert await limiter.check("ann", read=version_key("ann")) == "0"
             await ListCache(2.0, 1 << 20, shared).changed("ann")
             assert await limiter.check("ann", read=version_key("ann")) == "1"
+            # The news cache reads the version of a feed, which news-manager moves.
+            assert await limiter.check("ann", read=news_version_key("ann")) == "0"
             assert await RedisUsedStates(shared).first_use("some-state", 60) is True
             assert await RedisUsedStates(shared).first_use("some-state", 60) is False
             tokens = SharedTokenCache(5, shared)
@@ -64,9 +67,11 @@ def test_the_gateways_redis_work_is_allowed_by_its_acl(gateway_user_url: str) ->
                 await tokens.aclose()
             assert {use: outcome(use, "failed") for use in failed} == failed
             assert shared.available("rate_limit")
-            # Nothing outside the gateway's prefix.
+            # Nothing outside the gateway's prefix but those versions.
             with pytest.raises(NoPermissionError):
                 await shared.redis.get("news:feed:ann")
+            with pytest.raises(NoPermissionError):
+                await shared.redis.get("news:versions")
         finally:
             await shared.aclose()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api_gateway.deps import News, User
+from api_gateway.deps import News, NewsCacheDep, NewsReader
 from api_gateway.docs import AUTHED, errors
 from api_gateway.forward import Forwarded
 from delinkcious.models import DEFAULT_PAGE_SIZE, NewsPage, PageSize
@@ -21,6 +22,14 @@ class NewsQuery(BaseModel):
 
 
 @router.get("/news", response_model=NewsPage, responses=errors(*AUTHED), summary="Your news feed")
-async def news(user: User, query: Annotated[NewsQuery, Query()], client: News) -> Response:
-    # The page as news-manager's message gives it, written as NewsPage's JSON once.
-    return Forwarded(await client.get_news_json(user, query.page_size, query.start_token))
+async def news(
+    reader: NewsReader, query: Annotated[NewsQuery, Query()], client: News, cache: NewsCacheDep
+) -> Response:
+    """Newest first; page with `next_page_token` until it is empty. An event shows in
+    the next read once news-manager has delivered it, through any gateway replica."""
+
+    def fetch() -> Awaitable[bytes]:
+        # The page as news-manager's message gives it, written as NewsPage's JSON once.
+        return client.get_news_json(reader.username, query.page_size, query.start_token)
+
+    return Forwarded(await cache.page(reader, (query.page_size, query.start_token), fetch))
