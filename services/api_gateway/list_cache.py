@@ -28,6 +28,7 @@ news-manager, so a news page has no part of its version of this replica's own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -207,4 +208,6 @@ class VersionedLinkClient(LinkClient):
         finally:
             owner = _owner(path)
             if owner is not None:
-                await self._cache.changed(owner)
+                # Shielded: a request cancelled again while this runs (a client that went
+                # away, then shutdown) must still tell the other replicas.
+                await asyncio.shield(self._cache.changed(owner))

@@ -214,3 +214,43 @@ def test_a_write_moves_the_version_even_when_link_manager_fails() -> None:
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_write_cancelled_twice_still_moves_the_shared_version(redis: RedisServer) -> None:
+    """A request cancelled while link-manager works on it (the caller went away), and
+    again while the version is being moved (the gateway shutting down)."""
+
+    async def scenario() -> None:
+        accepted = asyncio.Event()
+
+        async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set()
+            await reader.read()  # until the client closes
+            writer.close()
+
+        server = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        # A fresh connection pool: moving the version first connects to Redis, a wait
+        # the second cancellation lands in.
+        shared = SharedState(redis.url)
+        cache = ListCache(30.0, 1 << 20, shared)
+        client = VersionedLinkClient(f"http://127.0.0.1:{port}", "caller-token-0123456789", cache=cache)
+        try:
+            request = asyncio.create_task(client.delete_link("gina", "https://example.com/"))
+            await accepted.wait()
+            request.cancel()
+            await asyncio.sleep(0)  # the request's finally starts moving the version
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+            for _ in range(100):
+                if await shared.redis.get(version_key("gina")) is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert await shared.redis.get(version_key("gina")) in ("1", b"1")
+        finally:
+            await client.aclose()
+            await shared.aclose()
+            server.close()
+
+    asyncio.run(scenario())
