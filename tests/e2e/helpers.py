@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,3 +38,11 @@ def all_pages(client: httpx.Client, path: str, key: str, **params: Any) -> list[
 
 def news(client: httpx.Client) -> list[dict[str, Any]]:
     return all_pages(client, "/v1/news", "events", page_size=100)
+
+
+def cache_lookups(gateway: str, metric: str, outcome: str) -> float:
+    """A gateway cache's lookup counter (`outcome`: hit, miss or bypass), from /metrics."""
+    text = httpx.get(f"{gateway}/metrics", timeout=5).text
+    found = re.search(rf'^{metric}\{{outcome="{outcome}"\}} (\S+)$', text, re.M)
+    assert found, f"no {metric} {outcome} on the gateway's /metrics"
+    return float(found.group(1))

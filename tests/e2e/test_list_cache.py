@@ -4,22 +4,18 @@ Pinboard API, an import) shows in the very next list."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
 from tests.e2e.conftest import RunningSystem, unique
-from tests.e2e.helpers import eventually
+from tests.e2e.helpers import cache_lookups, eventually
 
 LOOKUPS = "delinkcious_gateway_list_cache_lookups_total"
 
 
 def lookups(system: RunningSystem, outcome: str) -> float:
-    text = httpx.get(f"{system.gateway}/metrics", timeout=5).text
-    found = re.search(rf'^{LOOKUPS}\{{outcome="{outcome}"\}} (\S+)$', text, re.M)
-    assert found, f"no {LOOKUPS} {outcome} on the gateway's /metrics"
-    return float(found.group(1))
+    return cache_lookups(system.gateway, LOOKUPS, outcome)
 
 
 def links(c: httpx.Client) -> list[dict[str, Any]]:

@@ -5,23 +5,17 @@ from the version news-manager moves as it adds to the feed."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import RunningSystem, unique
-from tests.e2e.helpers import eventually, news
+from tests.e2e.helpers import cache_lookups, eventually, news
 
 LOOKUPS = "delinkcious_gateway_news_cache_lookups_total"
 
 
 def lookups(system: RunningSystem, outcome: str) -> float:
-    text = httpx.get(f"{system.gateway}/metrics", timeout=5).text
-    found = re.search(rf'^{LOOKUPS}\{{outcome="{outcome}"\}} (\S+)$', text, re.M)
-    assert found, f"no {LOOKUPS} {outcome} on the gateway's /metrics"
-    return float(found.group(1))
+    return cache_lookups(system.gateway, LOOKUPS, outcome)
 
 
 def has(count: int) -> Callable[[list[dict[str, Any]]], bool]:

@@ -5,7 +5,6 @@ rate limiter's own round trip."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -138,14 +137,6 @@ def test_the_least_recently_used_pages_go_first_past_max_bytes() -> None:
         assert backend.calls == 10
 
     asyncio.run(scenario())
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
 
 
 def test_the_version_is_shared_in_redis_and_read_in_the_rate_limiters_round_trip(redis: RedisServer) -> None:

@@ -6,9 +6,7 @@ delivery can end a kept page."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
 
@@ -21,14 +19,6 @@ from news_service.redis_store import RedisFeedStore
 from tests.list_cache.test_cache import Backend, Clock
 from tests.news.support import link_event, unique
 from tests.servers import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
 
 
 def news_cache(shared: SharedState | None, clock: Clock) -> ListCache:
