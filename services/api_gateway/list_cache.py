@@ -64,8 +64,8 @@ def version_key(user: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """The signed-in user of a list, and the version of their links the page may be
-    served from the cache for; None: fetch it, and do not keep it."""
+    """The signed-in user of a list (or news) page, and the version of their links (or
+    feed) the page may be served from the cache for; None: fetch it, and do not keep it."""
 
     username: str
     version: str | None
