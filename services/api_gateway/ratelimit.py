@@ -13,11 +13,12 @@ gateway that refuses everyone because a cache is down.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Protocol
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoPermissionError, RedisError
 
 from api_gateway.shared_state import KEY_PREFIX, SharedState
 from delinkcious.errors import RateLimited
@@ -29,6 +30,9 @@ class RateLimiter(Protocol):
         `read`: a shared key whose value to read in the same round trip (a missing key
         reads "0"); returns it, or None when there is no shared state to read it from."""
         ...
+
+
+log = logging.getLogger("api_gateway.ratelimit")
 
 
 def _limited(seconds: float) -> RateLimited:
@@ -93,6 +97,7 @@ class RedisRateLimiter:
         # EVALSHA; after a Redis restart (NOSCRIPT) redis-py loads the script once again.
         self._script = shared.redis.register_script(_GCRA_SCRIPT)
         self.fallback = InMemoryRateLimiter(per_second, burst)
+        self._told_refused: set[str] = set()
 
     async def check(self, user: str, read: str | None = None) -> str | None:
         if self._shared.available("rate_limit"):
@@ -101,6 +106,15 @@ class RedisRateLimiter:
                 answer = await self._script(
                     keys=keys, args=[repr(self._interval_ms), repr(self._capacity_ms)]
                 )
+            except NoPermissionError as error:
+                if read is None:
+                    self._shared.failed("rate_limit", error)
+                else:
+                    # Redis answers, but this user may not read `read` (an ACL from before
+                    # the news cache): limit without it; the caller neither serves nor keeps
+                    # the pages that version guards.
+                    self._refused(read, error)
+                    return await self.check(user)
             except (RedisError, OSError) as error:
                 self._shared.failed("rate_limit", error)
             else:
@@ -110,3 +124,14 @@ class RedisRateLimiter:
                 return str(answer[2]) if read is not None else None
         self.fallback.check_now(user)
         return None
+
+    def _refused(self, key: str, error: NoPermissionError) -> None:
+        prefix = key.rsplit(":", 1)[0]
+        if prefix not in self._told_refused:
+            self._told_refused.add(prefix)
+            log.error(
+                "Redis refuses reading %s:*: give the gateway's Redis user the chart's redisAcl; "
+                "until then the pages that version guards are not cached",
+                prefix,
+                extra={"reason": str(error)},
+            )

@@ -15,8 +15,9 @@ from api_gateway.login.states import RedisUsedStates
 from api_gateway.ratelimit import RedisRateLimiter
 from api_gateway.revocation import SharedTokenCache
 from api_gateway.shared_state import REVOCATION_CHANNEL, SharedState
+from delinkcious.errors import RateLimited
 from delinkcious.metrics import GATEWAY_SHARED_STATE_OPERATIONS
-from delinkcious.news.versions import news_version_key
+from delinkcious.news.versions import NEWS_VERSION_KEY_PREFIX, news_version_key
 from delinkcious.tasks import cancel_and_wait
 from tests.deploy.chart import chart_values
 from tests.servers import RedisServer
@@ -34,6 +35,14 @@ def gateway_user_url() -> Iterator[str]:
         "api-gateway", enabled=True, reset_keys=True, reset_channels=True, passwords=[f"+{PASSWORD}"]
     )
     admin.execute_command("ACL", "SETUSER", "api-gateway", *rules)
+    # The gateway's user as an operator may have created it before the news cache: its
+    # own keys only, not news-manager's feed versions.
+    older = [rule for rule in rules if rule != f"~{NEWS_VERSION_KEY_PREFIX}*"]
+    assert older != rules
+    admin.acl_setuser(
+        "older-gateway", enabled=True, reset_keys=True, reset_channels=True, passwords=[f"+{PASSWORD}"]
+    )
+    admin.execute_command("ACL", "SETUSER", "older-gateway", *older)
     admin.close()
     try:
         yield f"redis://api-gateway:{PASSWORD}@127.0.0.1:{server.port}/0"
@@ -72,6 +81,32 @@ def test_the_gateways_redis_work_is_allowed_by_its_acl(gateway_user_url: str) ->
                 await shared.redis.get("news:feed:ann")
             with pytest.raises(NoPermissionError):
                 await shared.redis.get("news:versions")
+        finally:
+            await shared.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_user_without_the_feed_versions_still_limits_and_only_skips_the_news_cache(
+    gateway_user_url: str,
+) -> None:
+    """An ACL from before the news cache: the version cannot be read, so no news page is
+    kept, but the rate limit still holds in Redis and nothing counts as an outage."""
+    older_url = gateway_user_url.replace("api-gateway:", "older-gateway:", 1)
+
+    async def scenario() -> None:
+        shared = SharedState(older_url)
+        try:
+            failed = outcome("rate_limit", "failed")
+            limiter = RedisRateLimiter(shared, per_second=0.5, burst=2)
+            user = f"older-{id(shared)}"
+            assert await limiter.check(user, read=news_version_key(user)) is None
+            assert await limiter.check(user, read=news_version_key(user)) is None
+            with pytest.raises(RateLimited):  # the third within 2 s: the shared bucket is empty
+                await limiter.check(user, read=news_version_key(user))
+            assert outcome("rate_limit", "failed") == failed
+            assert shared.available("rate_limit")
+            assert await limiter.check("someone-else", read=version_key("someone-else")) == "0"
         finally:
             await shared.aclose()
 
