@@ -40,20 +40,28 @@ class Consuming:
     store: RedisFeedStore
     directory: FakeFollowers
     service: NewsService
+    # The stream's last sequence after this test's latest publish.
+    published_through: int = 0
 
     async def publish(self, event: LinkEvent, msg_id: str | None = None) -> None:
         await self.publish_raw(event.event_type.value, event.model_dump_json().encode(), msg_id)
 
     async def publish_raw(self, event_type: str, data: bytes, msg_id: str | None = None) -> None:
         await self.bus.publish(link_subject(event_type), data, msg_id or str(uuid.uuid4()))
+        stream = await self.bus.js.stream_info(LINK_EVENTS.stream)
+        self.published_through = stream.state.last_seq
 
     async def settled(self) -> bool:
-        """Everything published was delivered and acknowledged."""
+        """Everything published was delivered and acknowledged. Nothing pending alone is
+        not enough: right after a publish the consumer's counts may not include it yet."""
         try:
             info = await self.bus.js.consumer_info(LINK_EVENTS.stream, LINK_EVENTS.durable)
         except NotFoundError:  # the consumer task has not created its durable yet
             return False
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        delivered = info.delivered.stream_seq if info.delivered is not None else 0
+        return (
+            (delivered or 0) >= self.published_through and info.num_pending == 0 and info.num_ack_pending == 0
+        )
 
     async def deliveries(self) -> int:
         """How many times the consumer handed out a message, redeliveries included."""
