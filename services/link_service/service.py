@@ -115,7 +115,7 @@ class LinkService:
         self._on_change()
 
     def apply_check(self, result: LinkCheckResult) -> bool:
-        return self._store.apply_check(result)
+        return self._store.apply_check(result, self._clock())
 
     # ------------------------------------------------------------------ tags
 

@@ -19,6 +19,7 @@ from delinkcious import tracing
 from delinkcious.db import is_bad_regex_error, reader_of, regex_match, transaction
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import CheckRequest, EventType, Link, LinkCheckResult, LinkEvent, TagCount
+from delinkcious.timeutil import utcnow
 from link_service.bulk import ImportItem, Outcome
 from link_service.group_commit import GroupCommitter
 from link_service.sql_rows import LINK_COLUMNS as _LINK_COLUMNS
@@ -31,6 +32,7 @@ from link_service.store import (
     OutboxEntry,
     Retagged,
     StoredLink,
+    checked_title,
     new_event,
 )
 from link_service.tables import link_quota, link_tags, links, outbox
@@ -149,16 +151,17 @@ class SqlLinkStore:
             carrying = count_tag(s, owner, new) if new is not None and events else 0
             return Retagged(len(events), carrying)
 
-    def apply_check(self, result: LinkCheckResult) -> bool:
+    def apply_check(self, result: LinkCheckResult, now: datetime | None = None) -> bool:
         values = {
             "check_id": result.link_id,
             "check_owner": result.username,
             "check_url": result.url,
             "check_at": result.checked_at,
             "check_status": result.status.value,
-            "check_title": (result.title or "").strip()[:500],
+            "check_title": checked_title(result),
         }
-        return self._results.run(lambda s: bool(_rowcount(s.execute(_APPLY_CHECK, values))))
+        changed = now or utcnow()
+        return self._results.run(lambda s: _apply_check(s, values, changed))
 
     # ------------------------------------------------------------------ bulk import
 
@@ -390,15 +393,16 @@ _MARK_CHANGED = (
 # the last applied; a title found by the check fills an empty one, never replaces one.
 # Built once: every saved link gets one, and building the statement was a fifth of
 # the time link-manager spent applying them.
+_CHECK_APPLIES = (
+    # The id pins the incarnation: a link deleted and re-added has a new id.
+    links.c.id == sa.bindparam("check_id"),
+    links.c.owner == sa.bindparam("check_owner"),
+    links.c.url == sa.bindparam("check_url"),
+    sa.or_(links.c.checked_at.is_(None), links.c.checked_at < sa.bindparam("check_at")),
+)
 _APPLY_CHECK = (
     sa.update(links)
-    .where(
-        # The id pins the incarnation: a link deleted and re-added has a new id.
-        links.c.id == sa.bindparam("check_id"),
-        links.c.owner == sa.bindparam("check_owner"),
-        links.c.url == sa.bindparam("check_url"),
-        sa.or_(links.c.checked_at.is_(None), links.c.checked_at < sa.bindparam("check_at")),
-    )
+    .where(*_CHECK_APPLIES)
     .values(
         status=sa.bindparam("check_status"),
         checked_at=sa.bindparam("check_at"),
@@ -413,6 +417,29 @@ _LOCK_OWNER = (
 _LAST_CHANGE = sa.select(link_quota.c.changed_at).where(link_quota.c.owner == sa.bindparam("owner"))
 # Owners whose quota row predates changed_at: their newest link's change.
 _NEWEST_UPDATE = sa.select(sa.func.max(links.c.updated_at)).where(links.c.owner == sa.bindparam("owner"))
+
+
+# The title of the link a check result is for, if the result is still to be applied.
+_CHECKED_TITLE = sa.select(links.c.title).where(*_CHECK_APPLIES)
+
+
+def _apply_check(s: Session, values: dict[str, Any], now: datetime) -> bool:
+    """A check result that fills the link's empty title changes the link as an edit
+    does, so it moves the owner's changed_at too (Pinboard clients sync on it). Whether
+    it will is read under the owner's row lock, taken first as every other write of
+    the owner's links takes it, so no edit of the title slips in between. Results of
+    several owners share a transaction: two link-manager replicas applying results of
+    the same two owners in opposite orders can deadlock; Postgres then fails one
+    statement, whose result alone is rolled back (its savepoint) and redelivered."""
+    fills = False
+    if values["check_title"]:
+        lock_owner(s, values["check_owner"])
+        fills = s.execute(_CHECKED_TITLE, values).scalar() == ""
+    if not _rowcount(s.execute(_APPLY_CHECK, values)):
+        return False
+    if fills:
+        s.execute(_MARK_CHANGED, {"changed_owner": values["check_owner"], "changed": now})
+    return True
 
 
 def lock_owner(s: Session, owner: str) -> None:

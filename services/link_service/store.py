@@ -17,6 +17,7 @@ from delinkcious.db import regex_search
 from delinkcious.errors import AlreadyExists, InvalidArgument, LimitExceeded, NotFound
 from delinkcious.models import (
     MAX_TAGS,
+    MAX_TITLE_LENGTH,
     CheckRequest,
     EventType,
     Link,
@@ -25,6 +26,7 @@ from delinkcious.models import (
     LinkStatus,
     TagCount,
 )
+from delinkcious.timeutil import utcnow
 
 if TYPE_CHECKING:  # bulk builds on this module
     from collections.abc import Sequence
@@ -121,15 +123,18 @@ class LinkStore(Protocol):
         """Merges or adds each item (bulk.plan_batch), all in one transaction with their
         events; one outcome per item, a str saying why an item failed."""
 
-    def apply_check(self, result: LinkCheckResult) -> bool:
-        """False when the link is gone, was re-added since, or a newer result is in."""
+    def apply_check(self, result: LinkCheckResult, now: datetime | None = None) -> bool:
+        """False when the link is gone, was re-added since, or a newer result is in.
+        A result that fills the link's empty title moves the owner's last change to
+        `now` (else the time it is applied)."""
 
     def tag_counts(self, owner: str) -> list[TagCount]:
         """Every tag of the owner's links with how many carry it, sorted by name."""
 
     def last_change(self, owner: str) -> datetime | None:
         """When the owner's links were last added, changed or deleted (each such
-        change records an event); None when they never had one."""
+        change records an event), or a check filled one's empty title; None when
+        they never had one."""
 
     def retag(self, owner: str, old: str, new: str | None, now: datetime) -> Retagged:
         """In one transaction, every link of the owner tagged `old` is tagged `new`
@@ -168,6 +173,11 @@ def new_event(kind: EventType, stored: StoredLink, at: datetime) -> LinkEvent:
         timestamp=at,
         private=stored.link.private,
     )
+
+
+def checked_title(result: LinkCheckResult) -> str:
+    """The title a check found, as a link keeps one (a page's title may be long)."""
+    return (result.title or "").strip()[:MAX_TITLE_LENGTH]
 
 
 def _regex_ok(pattern: str | None, value: str) -> bool:
@@ -292,7 +302,7 @@ class InMemoryLinkStore:
                 self._record(new_event(kind, stored, now))
             return plan.outcomes
 
-    def apply_check(self, result: LinkCheckResult) -> bool:
+    def apply_check(self, result: LinkCheckResult, now: datetime | None = None) -> bool:
         with self._lock:
             stored = self._links.get((result.username, result.url))
             if stored is None or stored.id != result.link_id:
@@ -300,10 +310,15 @@ class InMemoryLinkStore:
             link = stored.link
             if link.checked_at is not None and link.checked_at >= result.checked_at:
                 return False
-            title = link.title or (result.title or "")
+            title = link.title or checked_title(result)
             stored.link = link.model_copy(
                 update={"status": result.status, "checked_at": result.checked_at, "title": title}
             )
+            if title != link.title:
+                at = now or utcnow()
+                previous = self._changed.get(result.username)
+                if previous is None or previous < at:
+                    self._changed[result.username] = at
             return True
 
     def pending_events(self, limit: int) -> list[LinkEvent]:

@@ -159,7 +159,7 @@ def check_result_handler(store: LinkStore) -> Handler:
             # rather than redelivered forever.
             log.error("dropping malformed check result", extra={"reason": str(exc)[:500]})
             return
-        applied = await asyncio.to_thread(store.apply_check, result)
+        applied = await asyncio.to_thread(store.apply_check, result, utcnow())
         log.info(
             "check result",
             extra={"link_id": result.link_id, "status": result.status.value, "applied": applied},

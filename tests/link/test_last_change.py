@@ -1,12 +1,13 @@
 """When a user's links last changed (what Pinboard's posts/update answers): every add,
-update, delete, retag and import moves it, deletions included, on every store; a
-database upgraded from 0003 answers from its links until their next change."""
+update, delete, retag and import moves it, deletions included, and so does a check that
+fills an empty title, on every store; a database upgraded from 0003 answers from its
+links until their next change."""
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from delinkcious.bookmarks import ImportEntry
 from delinkcious.db import UTCDateTime, create_db_engine, make_sessionmaker
 from delinkcious.migrations import upgrade_to_head
-from delinkcious.models import LinkUpdate, NewLink
+from delinkcious.models import LinkCheckResult, LinkFilter, LinkStatus, LinkUpdate, NewLink
 from link_service.service import LinkService
 from link_service.sql_store import SqlLinkStore
 from link_service.transport import MIGRATIONS, VERSION_TABLE
@@ -61,6 +62,47 @@ def test_every_kind_of_change_moves_it_and_a_delete_does_too(any_store: object) 
     assert service.last_change("alice").changed_at == imported
 
 
+def found(
+    service: LinkService, url: str, title: str | None, after_seconds: int = 1, owner: str = "alice"
+) -> LinkCheckResult:
+    """A check result for the owner's link at `url`, made `after_seconds` after the clock."""
+    stored = service._store.get(owner, url)
+    assert stored is not None
+    return LinkCheckResult(
+        link_id=stored.id, username=owner, url=url, status=LinkStatus.VALID, title=title,
+        checked_at=now(service) + timedelta(seconds=after_seconds),
+    )  # fmt: skip
+
+
+def test_a_check_that_fills_an_empty_title_moves_it_and_no_other_check_does(any_store: object) -> None:
+    """A Pinboard client syncs when posts/update moves: it must see the title the check
+    found (its `meta` changes too), and nothing else a check does is a change to it."""
+    service = make_service(any_store)
+    service.add_link("alice", NewLink(url="https://e.com/untitled"))
+    service.add_link("alice", NewLink(url="https://e.com/titled", title="Mine"))
+    added = now(service)
+
+    assert service.apply_check(found(service, "https://e.com/titled", "Page"))  # keeps "Mine"
+    assert service.apply_check(found(service, "https://e.com/untitled", None))  # found no title
+    assert service.apply_check(found(service, "https://e.com/untitled", "  \t"))  # nor a blank one
+    assert service.last_change("alice").changed_at == added
+
+    assert service.apply_check(found(service, "https://e.com/untitled", " Found ", after_seconds=2))
+    filled = now(service)
+    assert filled > added and service.last_change("alice").changed_at == filled
+    assert service.list_links("alice", LinkFilter(), 10, "").links[-1].title == "Found"
+
+    # The title is set now: a later check's title changes nothing.
+    assert service.apply_check(found(service, "https://e.com/untitled", "Other", after_seconds=3))
+    assert service.last_change("alice").changed_at == filled
+    # Nor does a result that is not applied.
+    service.update_link("alice", LinkUpdate(url="https://e.com/titled", title=""))
+    cleared = now(service)
+    assert not service.apply_check(found(service, "https://e.com/titled", "Late", after_seconds=-3600))
+    assert service.last_change("alice").changed_at == cleared
+    assert service.last_change("bob").changed_at is None
+
+
 def test_a_refused_change_does_not_move_it(any_store: object) -> None:
     service = make_service(any_store, max_links=1)
     service.add_link("alice", NewLink(url="https://e.com/a"))
@@ -105,7 +147,7 @@ def test_a_user_from_before_the_column_answers_with_the_newest_link(database_url
         engine.dispose()
 
 
-@pytest.mark.parametrize("edit", ["update", "delete", "rename_tag"])
+@pytest.mark.parametrize("edit", ["update", "delete", "rename_tag", "check_filling_the_title"])
 def test_an_edit_takes_the_owners_row_before_any_link_row(postgres_url: str, edit: str) -> None:
     """Adds and imports lock the owner's quota row and then links; an edit that locked a
     link and then the quota row could deadlock with an import. While another transaction
@@ -118,6 +160,10 @@ def test_an_edit_takes_the_owners_row_before_any_link_row(postgres_url: str, edi
             "update": lambda: service.update_link("carol", LinkUpdate(url="https://e.com/a", title="New")),
             "delete": lambda: service.delete_link("carol", "https://e.com/a"),
             "rename_tag": lambda: service.rename_tag("carol", "t", "u"),
+            # Its title goes on the link and its time on the quota row.
+            "check_filling_the_title": lambda: service.apply_check(
+                found(service, "https://e.com/a", "Found", owner="carol")
+            ),
         }
         with engine.connect() as holder:
             holder.exec_driver_sql("SELECT * FROM link_quota WHERE owner = 'carol' FOR UPDATE")
