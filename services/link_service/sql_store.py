@@ -424,17 +424,18 @@ _CHECKED_TITLE = sa.select(links.c.title).where(*_CHECK_APPLIES)
 
 
 def _apply_check(s: Session, values: dict[str, Any], now: datetime) -> bool:
-    """A check result that fills the link's empty title changes the link as an edit
-    does, so it moves the owner's changed_at too (Pinboard clients sync on it). Whether
-    it will is read under the owner's row lock, taken first as every other write of
-    the owner's links takes it, so no edit of the title slips in between. Results of
-    several owners share a transaction: two link-manager replicas applying results of
-    the same two owners in opposite orders can deadlock; Postgres then fails one
-    statement, whose result alone is rolled back (its savepoint) and redelivered."""
-    fills = False
-    if values["check_title"]:
-        lock_owner(s, values["check_owner"])
-        fills = s.execute(_CHECKED_TITLE, values).scalar() == ""
+    """A result takes the owner's row lock first, as every other write of the owner's
+    links does: a result group that locked a link row and then waited for another
+    could otherwise deadlock with a retag holding that one and waiting for the first,
+    and the retag could be the one refused. A result that fills the link's empty
+    title changes the link as an edit does, so it moves the owner's changed_at too
+    (Pinboard clients sync on it); whether it will is read under that lock, so no
+    edit of the title slips in between. Two link-manager replicas applying results of
+    the same two owners in opposite orders can still deadlock on those rows: Postgres
+    fails one statement, and that result alone is rolled back (its savepoint) and
+    redelivered."""
+    lock_owner(s, values["check_owner"])
+    fills = bool(values["check_title"]) and s.execute(_CHECKED_TITLE, values).scalar() == ""
     if not _rowcount(s.execute(_APPLY_CHECK, values)):
         return False
     if fills:

@@ -147,7 +147,9 @@ def test_a_user_from_before_the_column_answers_with_the_newest_link(database_url
         engine.dispose()
 
 
-@pytest.mark.parametrize("edit", ["update", "delete", "rename_tag", "check_filling_the_title"])
+@pytest.mark.parametrize(
+    "edit", ["update", "delete", "rename_tag", "check_filling_the_title", "check_finding_no_title"]
+)
 def test_an_edit_takes_the_owners_row_before_any_link_row(postgres_url: str, edit: str) -> None:
     """Adds and imports lock the owner's quota row and then links; an edit that locked a
     link and then the quota row could deadlock with an import. While another transaction
@@ -163,6 +165,11 @@ def test_an_edit_takes_the_owners_row_before_any_link_row(postgres_url: str, edi
             # Its title goes on the link and its time on the quota row.
             "check_filling_the_title": lambda: service.apply_check(
                 found(service, "https://e.com/a", "Found", owner="carol")
+            ),
+            # A result group holds the rows of every result before it: a retag of the
+            # owner's links waiting for one of them would otherwise be a deadlock.
+            "check_finding_no_title": lambda: service.apply_check(
+                found(service, "https://e.com/a", None, owner="carol")
             ),
         }
         with engine.connect() as holder:
