@@ -23,9 +23,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from delinkcious.localrun.catalog import PYTHON, SERVICES
+from delinkcious.localrun.ports import free_ports
 from delinkcious.localrun.secretfile import SECRETS_FILE
 from tests.databases import POSTGRES_ENV, fresh_postgres_database, postgres_server
-from tests.servers import SERVICE_PORT_VARS, free_port
+from tests.servers import SERVICE_PORT_VARS
 
 # The services that own a database, by the variable that names it.
 DATABASE_VARS = tuple(s.database_env for s in SERVICES if s.database_env)
@@ -91,7 +92,8 @@ def local_run(extra_env: dict[str, str], log: Path) -> Iterator[RunningSystem]:
     """`python -m delinkcious.localrun` in a fresh data folder, every port free and
     pinned; returns once the gateway is ready (it starts after everything it uses)."""
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL", *DATABASE_VARS)}
-    ports = {var: free_port() for var in (*SERVICE_PORT_VARS, "NATS_PORT", "REDIS_PORT")}
+    names = (*SERVICE_PORT_VARS, "NATS_PORT", "REDIS_PORT")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env.update({var: str(port) for var, port in ports.items()}, **RATE_LIMITS, **extra_env)
     data = Path(tempfile.mkdtemp(prefix="dlk-bench-"))
     system = RunningSystem(

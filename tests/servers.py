@@ -9,7 +9,6 @@ packages, the same ones `make run` uses.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -18,28 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from delinkcious.localrun.ports import free_port, free_ports
+
 BIN = Path(sys.executable).parent
-
-
-# Below Linux's ephemeral range (32768-60999): the kernel gives those to outgoing
-# connections, so a port picked there could be a test's own client socket by the
-# time a server (or the local run's plan) wants to listen on it.
-_TEST_PORTS = (20000, 32768)
-
-
-def free_port() -> int:
-    """A port nothing listens on, outside the range outgoing connections use."""
-    for _ in range(200):
-        port = random.randrange(*_TEST_PORTS)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:  # that range is full: any port the kernel has free
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
@@ -143,12 +123,8 @@ def isolated_system_env(nats: NatsServer, redis: RedisServer, **extra: str) -> d
     """An environment for LocalSystem on free ports, with brokers the caller controls
     and rate limits out of the way of a load that comes from one user."""
     env = dict(os.environ)
-    # free_port() may give the same port twice (nothing holds it meanwhile): draw until
-    # every service has its own.
-    ports: set[int] = set()
-    while len(ports) < len(SERVICE_PORT_VARS):
-        ports.add(free_port())
-    env.update({var: str(port) for var, port in zip(SERVICE_PORT_VARS, sorted(ports), strict=True)})
+    ports = free_ports(len(SERVICE_PORT_VARS))
+    env.update({var: str(port) for var, port in zip(SERVICE_PORT_VARS, ports, strict=True)})
     env.update(
         NATS_URL=nats.url, REDIS_URL=redis.url, RATE_LIMIT_PER_SECOND="100000", RATE_LIMIT_BURST="100000"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from delinkcious.localrun.catalog import PYTHON, SERVICES, ServiceDef, select
 from delinkcious.localrun.plan import ProcessSpec, plan, secret_names
-from delinkcious.localrun.ports import free_port
+from delinkcious.localrun.ports import free_port, free_ports
 from delinkcious.localrun.secretfile import SECRETS_FILE, LocalSecrets, load_or_create
 
 FAKE = str(Path(__file__).with_name("fake_service.py"))
@@ -31,15 +31,10 @@ def caller_env(**extra: str) -> dict[str, str]:
 
 def pinned_ports(avoid: Collection[int] = ()) -> dict[str, str]:
     """A free port for every port of the table, so no test touches 8080 and the like,
-    nor a port another run is about to take. Each its own, and none in `avoid`: two
-    draws of a free port may give the same one, and the plan refuses a port given twice."""
+    nor a port another run is about to take. Each its own (the plan refuses a port
+    given twice), and none in `avoid`."""
     names = [s.port_env for s in SERVICES] + [s.http_pin_env for s in SERVICES if s.http_pin_env]
-    ports: list[int] = []
-    while len(ports) < len(names):
-        port = free_port()
-        if port not in ports and port not in avoid:
-            ports.append(port)
-    return {name: str(port) for name, port in zip(names, ports, strict=True)}
+    return {name: str(port) for name, port in zip(names, free_ports(len(names), avoid), strict=True)}
 
 
 def fake(name: str, *flags: str, default_port: int | None = None) -> ServiceDef:

@@ -30,6 +30,15 @@ def test_a_listening_port_is_not_free(busy_port: int) -> None:
     assert is_free(free_port())
 
 
+def test_a_fallback_port_is_below_the_range_outgoing_connections_use() -> None:
+    """The kernel gives outgoing connections ports from 32768 up (Linux's default
+    ip_local_port_range): one picked there could be another service's client socket
+    by the time the service it was picked for listens."""
+    picked = {free_port() for _ in range(20)}
+    assert all(1024 < port < 32768 for port in picked)
+    assert len(picked) > 1  # not one fixed port
+
+
 def test_the_default_port_is_used_when_free(tmp_path: Path) -> None:
     service = fake("alpha")
     [spec] = plan((service,), data_dir=tmp_path, env=caller_env(), secrets=NO_SECRETS)

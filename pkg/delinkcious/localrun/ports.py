@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from collections.abc import Collection
 
 LOCAL_HOST = "127.0.0.1"
 
@@ -19,11 +21,33 @@ def is_free(port: int, host: str = LOCAL_HOST) -> bool:
     return True
 
 
+# Below Linux's ephemeral range (32768-60999): the kernel gives those to outgoing
+# connections, so a port picked there could be a client socket's (another service
+# connecting to NATS, say) by the time the service it was picked for listens on it.
+_PICKED_PORTS = (20000, 32768)
+
+
 def free_port(host: str = LOCAL_HOST) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nothing listens on, outside the range outgoing connections use."""
+    for _ in range(200):
+        port = random.randrange(*_PICKED_PORTS)
+        if is_free(port, host):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # that range is full
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
+
+
+def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """`count` free ports, each its own and none in `avoid`: nothing holds a port
+    free_port() found, so two draws may give the same one."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports and port not in avoid:
+            ports.append(port)
+    return ports
 
 
 def pick_port(default: int, taken: set[int], host: str = LOCAL_HOST) -> int:
