@@ -186,3 +186,24 @@ def test_posts_update_moves_on_every_change_a_delete_included(account: Account) 
     time.sleep(1.1)
     account.call("posts/delete", url=url)
     assert update_time() > added  # no bookmark is left, and yet it moved
+
+
+@pytest.mark.parametrize("method", ["posts/get", "posts/recent", "posts/dates", "posts/all"])
+@pytest.mark.parametrize("tag", ["a\x00b", "x" * 65])
+def test_a_filter_tag_no_link_could_carry_is_a_bad_argument(account: Account, method: str, tag: str) -> None:
+    """As posts/add answers for such a tag: Pinboard's result code, not a server error."""
+    answer = account.json(method, tag=tag)
+    assert answer["result_code"].startswith("tag: "), answer
+
+
+def test_filter_tags_match_as_link_tags_do_whatever_their_case(account: Account) -> None:
+    url = "https://example.com/filter-case"
+    assert account.json("posts/add", url=url, tags="Mixed")["result_code"] == "done"
+    assert [p["href"] for p in account.json("posts/get", url=url, tag=" MIXED ")["posts"]] == [url]
+    assert [p["href"] for p in account.json("posts/recent", tag="mixed")["posts"]] == [url]
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://a\x00b/", "https://example.com/\x00"])
+@pytest.mark.parametrize("method", ["posts/suggest", "posts/get"])
+def test_a_url_no_link_could_have_is_a_bad_argument(account: Account, method: str, url: str) -> None:
+    assert account.json(method, url=url)["result_code"].startswith("url: ")

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from delinkcious.errors import InvalidArgument
+from delinkcious.models import normalize_tag
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FILTER_TAGS = 3  # posts/get, posts/recent, posts/dates and posts/all filter by up to three
@@ -62,11 +63,16 @@ class Params:
         return []
 
     def filter_tags(self) -> list[str]:
+        """The tags to filter by, trimmed and lowercased as link tags are; one that no
+        link could carry (a NUL in it, too long) is a bad argument, as in posts/add."""
         # `tags` too: some clients (aiopinboard) send the filter under that name.
         tags = self.tags("tag", "tags")
         if len(tags) > MAX_FILTER_TAGS:
             raise InvalidArgument(f"filter by at most {MAX_FILTER_TAGS} tags")
-        return tags
+        try:
+            return [normalize_tag(tag) for tag in tags]
+        except ValueError as exc:
+            raise InvalidArgument(f"tag: {exc}") from None
 
     def integer(self, name: str, default: int | None) -> int | None:
         value = self.get(name)
