@@ -136,7 +136,17 @@ Url = Annotated[str, Field(pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"), AfterVali
 Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(no_nul)]
 Tags = Annotated[list[str], AfterValidator(normalize_tags)]
-Tag = Annotated[str, AfterValidator(normalize_tag)]
+# The pattern only documents the shape (normalize_tag has the last word, and lowercasing
+# may lengthen a tag): 1-64 characters once trimmed, no whitespace, comma or NUL inside.
+TAG_PATTERN = rf"^\s*[^\s,\x00]{{1,{MAX_TAG_LENGTH}}}\s*$"
+Tag = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": TAG_PATTERN},
+        description=f"Trimmed and lowercased; at most {MAX_TAG_LENGTH} characters, no whitespace or commas",
+    ),
+    AfterValidator(normalize_tag),
+]
 Regex = Annotated[str, Field(max_length=MAX_REGEX_LENGTH), AfterValidator(no_nul)]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
 
