@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -122,8 +121,14 @@ def _no_nul_optional(value: str | None) -> str | None:
     return None if value is None else no_nul(value)
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("must not be blank")
+    return value
 
 
 Username = Annotated[str, AfterValidator(check_username)]
@@ -133,7 +138,9 @@ AnyCaseUsername = Annotated[
 ]
 # The pattern documents the shape in OpenAPI; check_url has the last word.
 Url = Annotated[str, Field(pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S"), AfterValidator(check_url)]
-Title = Annotated[str, BeforeValidator(_strip), Field(max_length=MAX_TITLE_LENGTH), AfterValidator(no_nul)]
+# Lengths are of the text as sent, as the schema says; the surrounding whitespace is
+# trimmed after.
+Title = Annotated[str, Field(max_length=MAX_TITLE_LENGTH), AfterValidator(_strip), AfterValidator(no_nul)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(no_nul)]
 Tags = Annotated[list[str], AfterValidator(normalize_tags)]
 # The pattern only documents the shape (normalize_tag has the last word, and lowercasing
@@ -366,8 +373,9 @@ class ApiTokenScope(StrEnum):
 
 ApiTokenName = Annotated[
     str,
-    BeforeValidator(_strip),
     Field(min_length=1, max_length=MAX_API_TOKEN_NAME_LENGTH),
+    AfterValidator(_strip),
+    AfterValidator(_not_blank),
     AfterValidator(no_nul),
     AfterValidator(_encodable),
 ]

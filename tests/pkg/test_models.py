@@ -17,6 +17,7 @@ from delinkcious.models import (
     LinkFilter,
     LinkStatus,
     LinkUpdate,
+    NewApiToken,
     NewLink,
     TokenOwner,
     User,
@@ -191,12 +192,23 @@ def test_identity_usernames_must_still_be_valid_once_lowercased(given: str) -> N
 def test_title_is_trimmed_and_at_most_500_characters() -> None:
     assert new_link(title="  Example  ").title == "Example"
     assert new_link(title="t" * 500).title == "t" * 500
-    assert new_link(title=f"  {'t' * 500}  ").title == "t" * 500
+    assert new_link(title=f" {'t' * 498} ").title == "t" * 498
     assert new_link().title == ""
+    # The limit is the schema's maxLength, of the text as sent, trimmed or not.
+    with pytest.raises(ValidationError):
+        new_link(title=f"  {'t' * 500}  ")
     with pytest.raises(ValidationError):
         new_link(title="t" * 501)
     with pytest.raises(ValidationError):
         LinkUpdate.model_validate({"url": "https://example.com/a", "title": "t" * 501})
+
+
+def test_a_token_name_is_trimmed_1_to_100_characters_as_sent() -> None:
+    assert NewApiToken.model_validate({"name": "  backup  "}).name == "backup"
+    assert NewApiToken.model_validate({"name": "n" * 100}).name == "n" * 100
+    for name in ("", "   ", "\x1d" + "n" * 100, "n" * 101):
+        with pytest.raises(ValidationError):
+            NewApiToken.model_validate({"name": name})
 
 
 def test_description_is_at_most_10000_characters() -> None:

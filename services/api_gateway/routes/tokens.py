@@ -20,7 +20,7 @@ async def create_token(user: User, body: NewApiToken, users: Users) -> CreatedAp
     """A token that never expires, until it is deleted. Scope `full` (the default) works
     wherever a login token does, the Pinboard API included; `feeds` only for the Atom
     feeds. The secret `token` is in this answer only: just its hash is kept. The name is
-    1-100 characters (trimmed); a user has at most 100 tokens (409 `limit_exceeded`)."""
+    1-100 characters as sent, then trimmed; a user has at most 100 tokens (409 `limit_exceeded`)."""
     return await users.create_api_token(user, body.name, body.scope)
 
 
