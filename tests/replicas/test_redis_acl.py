@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -111,3 +113,13 @@ def test_a_user_without_the_feed_versions_still_limits_and_only_skips_the_news_c
             await shared.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_operating_guide_creates_the_user_with_the_charts_rules() -> None:
+    """docs/operating.md's command for an external Redis: a user created without the
+    feed versions would quietly keep no news page."""
+    guide = (Path(__file__).parents[2] / "docs" / "operating.md").read_text()
+    command = re.search(r"`ACL SETUSER api-gateway on >PASSWORD resetkeys resetchannels ([^`]+)`", guide)
+    assert command is not None
+    rules = chart_values()["services"]["api-gateway"]["redisAcl"].split()
+    assert command.group(1).split() == rules
