@@ -310,6 +310,12 @@ async def _fetch_unless_stopped(sub: JetStreamContext.PullSubscription, stop: as
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        # Cancelled itself: asyncio.wait would leave the pull running, owned by nobody.
+        fetch.cancel()
+        with contextlib.suppress(BaseException):
+            await fetch
+        raise
     finally:
         stopped.cancel()
     if not fetch.done():

@@ -210,3 +210,32 @@ async def test_a_message_is_handled_when_it_arrives_even_after_a_stray_status(ow
         stop.set()
         await task
         await bus.close()
+
+
+def _pulls() -> list[asyncio.Task[object]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "").endswith("PullSubscription.fetch")
+    ]
+
+
+async def test_a_cancelled_consumer_leaves_no_pull_behind(own_nats: NatsServer) -> None:
+    """Cancelled rather than stopped (its service's task group going down), a consumer
+    waiting for a message ends its pull too, instead of leaving it running unowned."""
+    bus = EventBus(own_nats.url, "test")
+    await bus.connect()
+    spec = ConsumerSpec("LINKS", f"test-cancel-{uuid.uuid4().hex[:8]}", (link_subject("link_added"),))
+
+    async def handler(msg: Msg) -> None:
+        pass
+
+    task = asyncio.create_task(run_consumer(bus, spec, handler, asyncio.Event()))
+    try:
+        await wait_until(lambda: bool(_pulls()))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert not [t for t in _pulls() if not t.done()]
+    finally:
+        await bus.close()
