@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
@@ -38,6 +38,17 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+def from_app_state(name: str) -> Any:
+    """A dependency on `app.state.<name>`, the object the lifespan made (a service).
+    Async though it awaits nothing: FastAPI runs a plain function in its thread pool,
+    a thread hop on every request for one attribute read."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return Depends(dependency)
 
 
 def error_response(exc: DelinkciousError) -> JSONResponse:

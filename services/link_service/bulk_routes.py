@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
+from delinkcious.app import from_app_state
 from delinkcious.bookmarks import ImportRequest, ImportResult
 from delinkcious.callers import callers
 from delinkcious.errors import InvalidArgument
@@ -24,12 +25,7 @@ IMPORT_PATH = r"/users/[^/]+/links/import"
 EXPORT_END_KEY = "end"
 
 
-def _service(request: Request) -> LinkService:
-    service: LinkService = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[LinkService, Depends(_service)]
+ServiceDep = Annotated[LinkService, from_app_state("service")]
 
 bulk_router = APIRouter()
 

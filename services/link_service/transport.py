@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from delinkcious.app import create_service_app
+from delinkcious.app import create_service_app, from_app_state
 from delinkcious.bookmarks import MAX_IMPORT_REQUEST_BYTES
 from delinkcious.callers import callers
 from delinkcious.db import make_sessionmaker
@@ -56,14 +56,7 @@ class CheckApplied(BaseModel):
     applied: bool
 
 
-# Async, as it does no I/O: FastAPI runs a sync dependency in a worker thread, a hop
-# per request for a single attribute read.
-async def get_service(request: Request) -> LinkService:
-    service: LinkService = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[LinkService, Depends(get_service)]
+ServiceDep = Annotated[LinkService, from_app_state("service")]
 
 router = APIRouter()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Response
 from pydantic import AwareDatetime
 
-from delinkcious.app import create_service_app
+from delinkcious.app import create_service_app, from_app_state
 from delinkcious.callers import callers
 from delinkcious.clients.user import UserClient
 from delinkcious.db import make_sessionmaker
@@ -42,12 +42,7 @@ class FollowBody(Strict):
     followed: Username
 
 
-def get_service(request: Request) -> SocialGraphService:
-    service: SocialGraphService = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[SocialGraphService, Depends(get_service)]
+ServiceDep = Annotated[SocialGraphService, from_app_state("service")]
 
 router = APIRouter()
 

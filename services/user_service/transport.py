@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from pydantic import Field
 
-from delinkcious.app import create_service_app
+from delinkcious.app import create_service_app, from_app_state
 from delinkcious.callers import callers
 from delinkcious.db import make_sessionmaker
 from delinkcious.migrations import database_check, migrate_database, migrated_engine
@@ -40,12 +40,7 @@ class TokenBody(Strict):
     token: Annotated[str, Field(max_length=512)]
 
 
-def get_service(request: Request) -> UserService:
-    service: UserService = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[UserService, Depends(get_service)]
+ServiceDep = Annotated[UserService, from_app_state("service")]
 
 router = APIRouter()
 
