@@ -3,35 +3,20 @@ its type and labels, and every metric listed exists."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 from tests.observability.telemetry_doc import SERVICES, DocumentedMetric, documented_metrics
+from tests.project_modules import project_modules
 
-PACKAGES = (
-    "delinkcious",
-    "api_gateway",
-    "link_service",
-    "user_service",
-    "social_graph_service",
-    "news_service",
-    "link_checker",
-)
 UNIT_SUFFIXES = {"seconds": "_seconds"}
 
 
 def registered_metrics() -> dict[str, MetricWrapperBase]:
     """Every metric the code defines: all modules of every package imported, then the
     registry read (the default process and Python collectors are not ours)."""
-    for package_name in PACKAGES:
-        package = importlib.import_module(package_name)
-        for module in pkgutil.walk_packages(package.__path__, f"{package_name}."):
-            if module.name.endswith("__main__") or ".news.v1." in module.name:
-                continue
-            importlib.import_module(module.name)
+    for _module in project_modules():
+        pass
     collectors = {c for c in REGISTRY._names_to_collectors.values() if isinstance(c, MetricWrapperBase)}
     return {c._name + ("_total" if c._type == "counter" else ""): c for c in collectors}
 

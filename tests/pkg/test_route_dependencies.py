@@ -5,9 +5,7 @@ blocking database work belongs in a thread); what it depends on may not."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,30 +13,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-PACKAGES = (
-    "delinkcious",
-    "api_gateway",
-    "link_service",
-    "user_service",
-    "social_graph_service",
-    "news_service",
-    "link_checker",
-)
-
-
-def _modules() -> Iterator[Any]:
-    for name in PACKAGES:
-        package = importlib.import_module(name)
-        yield package
-        for info in pkgutil.walk_packages(package.__path__, f"{name}."):
-            # Entry points run a service when imported; the local runner is no web app.
-            if info.name.endswith(".__main__") or info.name.startswith("delinkcious.localrun"):
-                continue
-            yield importlib.import_module(info.name)
+from tests.project_modules import PACKAGES, project_modules
 
 
 def _routes() -> Iterator[tuple[str, APIRoute]]:
-    for module in _modules():
+    for module in project_modules():
         for attribute in vars(module).values():
             if isinstance(attribute, APIRouter | FastAPI):
                 for route in attribute.routes:
