@@ -1,8 +1,5 @@
 """Dependency aliases for the routes: the signed-in user (rate limited), the list and
-news caches and the backends.
-
-The client getters are async though they await nothing: FastAPI runs a plain function
-in its thread pool, a thread hop per dependency per request."""
+news caches and the backends (those read from the app's state, by from_app_state)."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from fastapi import Depends, Request
 from api_gateway.auth import CurrentUser
 from api_gateway.list_cache import ListCache, Listing, version_key
 from api_gateway.ratelimit import RateLimiter
+from delinkcious.app import from_app_state
 from delinkcious.clients.link import LinkClient
 from delinkcious.clients.news import NewsClient
 from delinkcious.clients.social import SocialGraphClient
@@ -52,42 +50,12 @@ async def news_reader(request: Request, username: CurrentUser) -> Listing:
     return Listing(username, await limiter.check(username, read=news_version_key(username)))
 
 
-async def _list_cache(request: Request) -> ListCache:
-    cache: ListCache = request.app.state.list_cache
-    return cache
-
-
-async def _news_cache(request: Request) -> ListCache:
-    cache: ListCache = request.app.state.news_cache
-    return cache
-
-
-async def _links(request: Request) -> LinkClient:
-    client: LinkClient = request.app.state.links
-    return client
-
-
-async def _users(request: Request) -> UserClient:
-    client: UserClient = request.app.state.users
-    return client
-
-
-async def _social(request: Request) -> SocialGraphClient:
-    client: SocialGraphClient = request.app.state.social
-    return client
-
-
-async def _news(request: Request) -> NewsClient:
-    client: NewsClient = request.app.state.news
-    return client
-
-
 User = Annotated[str, Depends(signed_in_user)]
 ListingUser = Annotated[Listing, Depends(listing_user)]
-ListCacheDep = Annotated[ListCache, Depends(_list_cache)]
+ListCacheDep = Annotated[ListCache, from_app_state("list_cache")]
 NewsReader = Annotated[Listing, Depends(news_reader)]
-NewsCacheDep = Annotated[ListCache, Depends(_news_cache)]
-Links = Annotated[LinkClient, Depends(_links)]
-Users = Annotated[UserClient, Depends(_users)]
-Social = Annotated[SocialGraphClient, Depends(_social)]
-News = Annotated[NewsClient, Depends(_news)]
+NewsCacheDep = Annotated[ListCache, from_app_state("news_cache")]
+Links = Annotated[LinkClient, from_app_state("links")]
+Users = Annotated[UserClient, from_app_state("users")]
+Social = Annotated[SocialGraphClient, from_app_state("social")]
+News = Annotated[NewsClient, from_app_state("news")]
